@@ -1,0 +1,1798 @@
+/* dispatch-message.c — the e-mail being composed: fields → GMime tree, envelope, streaming writer.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gi18n-lib.h>
+#include <gmime/gmime.h>
+
+#include "dispatch-engine.h"
+#include "dispatch-error.h"
+#include "dispatch-message.h"
+
+/* GMime 3.2 declares no autoptr cleanups of its own. */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeObject, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeMessage, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeMultipart, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimePart, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeTextPart, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeStream, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeDataWrapper, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeFilter, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeContentType, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (InternetAddressList, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeParserOptions, g_mime_parser_options_free)
+
+/* Enough for the magic rules of common types; the same order of size GIO sniffs with. */
+#define SNIFF_LENGTH      4096
+/* The writer hands the socket 64 KiB at a time: few TLS records, and the progress callback
+ * runs at most once per chunk. */
+#define WRITE_CHUNK       (64 * 1024)
+/* GMime's base64 lines: 57 octets become 76 characters, plus CRLF on the wire. */
+#define BASE64_LINE_RAW   57
+#define BASE64_LINE_WIRE  78
+/* How much of a bad address an error message quotes. */
+#define QUOTE_MAX_CHARS   60
+
+typedef enum
+{
+  FIELD_FROM,
+  FIELD_TO,
+  FIELD_CC,
+  FIELD_BCC,
+  FIELD_SUBJECT,
+} MessageField;
+
+static const char *
+field_label (MessageField field)
+{
+  /* Translators: the message fields as the compose window labels them; error messages quote
+   * them, e.g. “The “To” field contains a line break”. */
+  switch (field)
+    {
+    case FIELD_FROM:
+      return C_("message field", "From");
+    case FIELD_TO:
+      return C_("message field", "To");
+    case FIELD_CC:
+      return C_("message field", "Cc");
+    case FIELD_BCC:
+      return C_("message field", "Bcc");
+    case FIELD_SUBJECT:
+      return C_("message field", "Subject");
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+
+/* One write of the message: every stream in the GMime tree reports here, so that the first
+ * failure — with its real GError — survives GMime's plain -1 return values. Lives on the
+ * writer's stack; the tree that points at it is dropped before the writer returns. */
+typedef struct
+{
+  GCancellable *cancellable;
+  GError       *error;
+} WriteContext;
+
+static void
+write_context_fail (WriteContext *ctx,
+                    GError       *error)
+{
+  if (ctx->error == NULL)
+    ctx->error = error;
+  else
+    g_error_free (error);
+}
+
+static const char *
+describe_file_error (const GError *error)
+{
+  if (error->domain == G_IO_ERROR)
+    {
+      switch (error->code)
+        {
+        case G_IO_ERROR_NOT_FOUND:
+          return _("the file does not exist (any more)");
+        case G_IO_ERROR_PERMISSION_DENIED:
+          return _("permission denied");
+        case G_IO_ERROR_IS_DIRECTORY:
+          return _("it is a folder, not a file");
+        default:
+          break;
+        }
+    }
+
+  return error->message;
+}
+
+/* Takes @cause. Cancellation stays a G_IO_ERROR so that the UI can stay silent about it. */
+static GError *
+attachment_error (const char *name,
+                  GError     *cause)
+{
+  GError *error = NULL;
+
+  if (g_error_matches (cause, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return cause;
+
+  dispatch_set_error (&error, DISPATCH_ERROR_FILE, DISPATCH_SMTP_STAGE_MESSAGE, NULL,
+                      _("Remove the attachment, or attach the file again."),
+                      /* Translators: the first %s is a file name, the second the reason */
+                      _("Cannot read the attachment “%s”: %s."),
+                      name, describe_file_error (cause));
+  g_error_free (cause);
+
+  return error;
+}
+
+
+/* DispatchMessageSink: the GMime end of the pipeline. Buffers into WRITE_CHUNK pieces for
+ * the GOutputStream, or only counts when there is none (the size pass). */
+
+typedef struct
+{
+  GMimeStream                  parent_instance;
+
+  /* borrowed */
+  WriteContext                *ctx;
+  DispatchMessageProgressFunc  progress;
+  gpointer                     progress_data;
+
+  /* owned */
+  GOutputStream               *output;
+  guint8                      *buffer;
+  gsize                        buffered;
+
+  guint64                      written;
+  guint64                      reported;
+} DispatchMessageSink;
+
+typedef struct
+{
+  GMimeStreamClass parent_class;
+} DispatchMessageSinkClass;
+
+static GType dispatch_message_sink_get_type (void);
+
+G_DEFINE_FINAL_TYPE (DispatchMessageSink, dispatch_message_sink, GMIME_TYPE_STREAM)
+
+static void
+dispatch_message_sink_report (DispatchMessageSink *self)
+{
+  if (self->progress != NULL && self->written != self->reported)
+    self->progress (self->written, self->progress_data);
+  self->reported = self->written;
+}
+
+static gboolean
+dispatch_message_sink_drain (DispatchMessageSink *self)
+{
+  GError *error = NULL;
+
+  if (self->buffered == 0)
+    return TRUE;
+
+  if (!g_output_stream_write_all (self->output, self->buffer, self->buffered, NULL,
+                                  self->ctx->cancellable, &error))
+    {
+      write_context_fail (self->ctx, error);
+      return FALSE;
+    }
+
+  self->written += self->buffered;
+  self->buffered = 0;
+  dispatch_message_sink_report (self);
+
+  return TRUE;
+}
+
+static ssize_t
+dispatch_message_sink_write (GMimeStream *stream,
+                             const char  *buf,
+                             size_t       len)
+{
+  DispatchMessageSink *self = (DispatchMessageSink *) stream;
+  GError *error = NULL;
+  size_t done = 0;
+
+  if (self->ctx->error != NULL)
+    return -1;
+
+  /* The size pass has no stream to notice cancellation for it. */
+  if (g_cancellable_set_error_if_cancelled (self->ctx->cancellable, &error))
+    {
+      write_context_fail (self->ctx, error);
+      return -1;
+    }
+
+  if (self->output == NULL)
+    {
+      self->written += len;
+      stream->position += len;
+      return len;
+    }
+
+  while (done < len)
+    {
+      gsize n = MIN (len - done, WRITE_CHUNK - self->buffered);
+
+      memcpy (self->buffer + self->buffered, buf + done, n);
+      self->buffered += n;
+      done += n;
+
+      if (self->buffered == WRITE_CHUNK && !dispatch_message_sink_drain (self))
+        return -1;
+    }
+
+  stream->position += len;
+
+  return len;
+}
+
+/* GMime flushes after every header block and part; passing that on would defeat the chunking.
+ * The writer drains the buffer itself once the whole message is through. */
+static int
+dispatch_message_sink_flush (GMimeStream *stream)
+{
+  return 0;
+}
+
+static ssize_t
+dispatch_message_sink_read (GMimeStream *stream,
+                            char        *buf,
+                            size_t       len)
+{
+  return -1;
+}
+
+static int
+dispatch_message_sink_close (GMimeStream *stream)
+{
+  return 0;
+}
+
+static gboolean
+dispatch_message_sink_eos (GMimeStream *stream)
+{
+  return FALSE;
+}
+
+static int
+dispatch_message_sink_reset (GMimeStream *stream)
+{
+  return -1;
+}
+
+static gint64
+dispatch_message_sink_seek (GMimeStream     *stream,
+                            gint64           offset,
+                            GMimeSeekWhence  whence)
+{
+  return -1;
+}
+
+static gint64
+dispatch_message_sink_length (GMimeStream *stream)
+{
+  return -1;
+}
+
+static void
+dispatch_message_sink_finalize (GObject *object)
+{
+  DispatchMessageSink *self = (DispatchMessageSink *) object;
+
+  g_clear_object (&self->output);
+  g_clear_pointer (&self->buffer, g_free);
+
+  G_OBJECT_CLASS (dispatch_message_sink_parent_class)->finalize (object);
+}
+
+static void
+dispatch_message_sink_class_init (DispatchMessageSinkClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GMimeStreamClass *stream_class = GMIME_STREAM_CLASS (klass);
+
+  object_class->finalize = dispatch_message_sink_finalize;
+
+  stream_class->read = dispatch_message_sink_read;
+  stream_class->write = dispatch_message_sink_write;
+  stream_class->flush = dispatch_message_sink_flush;
+  stream_class->close = dispatch_message_sink_close;
+  stream_class->eos = dispatch_message_sink_eos;
+  stream_class->reset = dispatch_message_sink_reset;
+  stream_class->seek = dispatch_message_sink_seek;
+  stream_class->length = dispatch_message_sink_length;
+}
+
+static void
+dispatch_message_sink_init (DispatchMessageSink *self)
+{
+}
+
+static DispatchMessageSink *
+dispatch_message_sink_new (GOutputStream               *output,
+                           WriteContext                *ctx,
+                           DispatchMessageProgressFunc  progress,
+                           gpointer                     progress_data)
+{
+  DispatchMessageSink *self = g_object_new (dispatch_message_sink_get_type (), NULL);
+
+  g_mime_stream_construct (GMIME_STREAM (self), 0, -1);
+  self->ctx = ctx;
+  self->progress = progress;
+  self->progress_data = progress_data;
+  if (output != NULL)
+    {
+      self->output = g_object_ref (output);
+      self->buffer = g_malloc (WRITE_CHUNK);
+    }
+
+  return self;
+}
+
+/* After the whole message: what is still buffered goes out, and the last progress call. */
+static gboolean
+dispatch_message_sink_finish (DispatchMessageSink *self)
+{
+  if (self->output != NULL && !dispatch_message_sink_drain (self))
+    return FALSE;
+
+  dispatch_message_sink_report (self);
+
+  return TRUE;
+}
+
+
+/* DispatchAttachmentSource: an attachment's bytes, read from its GFile only while GMime
+ * encodes it, with the write's cancellable; read errors name the file. */
+
+typedef struct
+{
+  GMimeStream   parent_instance;
+
+  /* borrowed */
+  WriteContext *ctx;
+
+  /* owned */
+  GFile        *file;
+  char         *name;
+  GInputStream *input;
+  gboolean      at_end;
+} DispatchAttachmentSource;
+
+typedef struct
+{
+  GMimeStreamClass parent_class;
+} DispatchAttachmentSourceClass;
+
+static GType dispatch_attachment_source_get_type (void);
+
+G_DEFINE_FINAL_TYPE (DispatchAttachmentSource, dispatch_attachment_source, GMIME_TYPE_STREAM)
+
+static ssize_t
+dispatch_attachment_source_read (GMimeStream *stream,
+                                 char        *buf,
+                                 size_t       len)
+{
+  DispatchAttachmentSource *self = (DispatchAttachmentSource *) stream;
+  GError *error = NULL;
+  gssize n;
+
+  if (self->ctx->error != NULL)
+    return -1;
+
+  if (self->at_end)
+    return 0;
+
+  if (self->input == NULL)
+    {
+      self->input = G_INPUT_STREAM (g_file_read (self->file, self->ctx->cancellable, &error));
+      if (self->input == NULL)
+        {
+          write_context_fail (self->ctx, attachment_error (self->name, error));
+          return -1;
+        }
+    }
+
+  n = g_input_stream_read (self->input, buf, len, self->ctx->cancellable, &error);
+  if (n < 0)
+    {
+      write_context_fail (self->ctx, attachment_error (self->name, error));
+      return -1;
+    }
+
+  if (n == 0)
+    {
+      /* Let the descriptor go now rather than when the tree is dropped. */
+      self->at_end = TRUE;
+      g_clear_object (&self->input);
+    }
+
+  stream->position += n;
+
+  return n;
+}
+
+static ssize_t
+dispatch_attachment_source_write (GMimeStream *stream,
+                                  const char  *buf,
+                                  size_t       len)
+{
+  return -1;
+}
+
+static int
+dispatch_attachment_source_flush (GMimeStream *stream)
+{
+  return 0;
+}
+
+static int
+dispatch_attachment_source_close (GMimeStream *stream)
+{
+  DispatchAttachmentSource *self = (DispatchAttachmentSource *) stream;
+
+  g_clear_object (&self->input);
+  self->at_end = TRUE;
+
+  return 0;
+}
+
+static gboolean
+dispatch_attachment_source_eos (GMimeStream *stream)
+{
+  return ((DispatchAttachmentSource *) stream)->at_end;
+}
+
+/* GMime resets a content stream before and after writing it; reopening lazily is enough. */
+static int
+dispatch_attachment_source_reset (GMimeStream *stream)
+{
+  DispatchAttachmentSource *self = (DispatchAttachmentSource *) stream;
+
+  g_clear_object (&self->input);
+  self->at_end = FALSE;
+
+  return 0;
+}
+
+static gint64
+dispatch_attachment_source_seek (GMimeStream     *stream,
+                                 gint64           offset,
+                                 GMimeSeekWhence  whence)
+{
+  return -1;
+}
+
+static gint64
+dispatch_attachment_source_length (GMimeStream *stream)
+{
+  return -1;
+}
+
+static void
+dispatch_attachment_source_finalize (GObject *object)
+{
+  DispatchAttachmentSource *self = (DispatchAttachmentSource *) object;
+
+  g_clear_object (&self->input);
+  g_clear_object (&self->file);
+  g_clear_pointer (&self->name, g_free);
+
+  G_OBJECT_CLASS (dispatch_attachment_source_parent_class)->finalize (object);
+}
+
+static void
+dispatch_attachment_source_class_init (DispatchAttachmentSourceClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GMimeStreamClass *stream_class = GMIME_STREAM_CLASS (klass);
+
+  object_class->finalize = dispatch_attachment_source_finalize;
+
+  stream_class->read = dispatch_attachment_source_read;
+  stream_class->write = dispatch_attachment_source_write;
+  stream_class->flush = dispatch_attachment_source_flush;
+  stream_class->close = dispatch_attachment_source_close;
+  stream_class->eos = dispatch_attachment_source_eos;
+  stream_class->reset = dispatch_attachment_source_reset;
+  stream_class->seek = dispatch_attachment_source_seek;
+  stream_class->length = dispatch_attachment_source_length;
+}
+
+static void
+dispatch_attachment_source_init (DispatchAttachmentSource *self)
+{
+}
+
+static GMimeStream *
+dispatch_attachment_source_new (GFile        *file,
+                                const char   *name,
+                                WriteContext *ctx)
+{
+  DispatchAttachmentSource *self = g_object_new (dispatch_attachment_source_get_type (), NULL);
+
+  g_mime_stream_construct (GMIME_STREAM (self), 0, -1);
+  self->ctx = ctx;
+  self->file = g_object_ref (file);
+  self->name = g_strdup (name);
+
+  return GMIME_STREAM (self);
+}
+
+
+/* What _prepare() decided, frozen: every write builds a fresh GMime tree from it, so repeated
+ * writes are byte-identical and a write never shares GMime objects with another. */
+
+typedef struct
+{
+  GFile   *file;
+  char    *name;          /* display name, UTF-8 */
+  char    *mime_type;
+  gboolean is_inline;
+  guint64  size;          /* at prepare time; only used to decide on truncating a preview */
+} AttachmentInfo;
+
+static void
+attachment_info_free (AttachmentInfo *info)
+{
+  g_clear_object (&info->file);
+  g_free (info->name);
+  g_free (info->mime_type);
+  g_free (info);
+}
+
+typedef struct
+{
+  char                 *from;
+  char                 *to;         /* NULL when empty */
+  char                 *cc;         /* NULL when empty */
+  char                 *subject;    /* NULL when empty */
+  GBytes               *text;       /* line ends as text_encoding wants them */
+  GMimeContentEncoding  text_encoding;
+  GDateTime            *date;
+  char                 *message_id; /* without angle brackets */
+  char                 *boundary;
+  GPtrArray            *attachments;
+
+  char                 *envelope_from;
+  GStrv                 envelope_recipients;
+  gboolean              needs_8bitmime;
+  gboolean              needs_smtputf8;
+} Prepared;
+
+static void
+prepared_clear (gpointer data)
+{
+  Prepared *p = data;
+
+  g_free (p->from);
+  g_free (p->to);
+  g_free (p->cc);
+  g_free (p->subject);
+  g_clear_pointer (&p->text, g_bytes_unref);
+  g_clear_pointer (&p->date, g_date_time_unref);
+  g_free (p->message_id);
+  g_free (p->boundary);
+  g_clear_pointer (&p->attachments, g_ptr_array_unref);
+  g_free (p->envelope_from);
+  g_strfreev (p->envelope_recipients);
+}
+
+static void
+prepared_unref (Prepared *p)
+{
+  g_atomic_rc_box_release_full (p, prepared_clear);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Prepared, prepared_unref)
+
+
+struct _DispatchMessage
+{
+  GObject    parent_instance;
+
+  /* owned: the fields as the user typed them */
+  char      *from;
+  char      *to;
+  char      *cc;
+  char      *bcc;
+  char      *subject;
+  char      *text;
+  GPtrArray *attachments;   /* GFile */
+
+  /* owned: the last successful _prepare(); NULL before one or after a failed one */
+  Prepared  *prepared;
+};
+
+G_DEFINE_FINAL_TYPE (DispatchMessage, dispatch_message, G_TYPE_OBJECT)
+
+enum
+{
+  PROP_0,
+  PROP_FROM,
+  PROP_TO,
+  PROP_CC,
+  PROP_BCC,
+  PROP_SUBJECT,
+  PROP_TEXT,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static char **
+field_slot (DispatchMessage *self,
+            guint            prop_id)
+{
+  switch (prop_id)
+    {
+    case PROP_FROM:
+      return &self->from;
+    case PROP_TO:
+      return &self->to;
+    case PROP_CC:
+      return &self->cc;
+    case PROP_BCC:
+      return &self->bcc;
+    case PROP_SUBJECT:
+      return &self->subject;
+    case PROP_TEXT:
+      return &self->text;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static void
+set_field (DispatchMessage *self,
+           guint            prop_id,
+           const char      *value)
+{
+  char **slot = field_slot (self, prop_id);
+
+  if (g_strcmp0 (*slot, value) == 0)
+    return;
+
+  g_free (*slot);
+  *slot = g_strdup (value);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[prop_id]);
+}
+
+static void
+dispatch_message_get_property (GObject    *object,
+                               guint       prop_id,
+                               GValue     *value,
+                               GParamSpec *pspec)
+{
+  DispatchMessage *self = DISPATCH_MESSAGE (object);
+
+  if (prop_id > PROP_0 && prop_id < N_PROPS)
+    g_value_set_string (value, *field_slot (self, prop_id));
+  else
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+}
+
+static void
+dispatch_message_set_property (GObject      *object,
+                               guint         prop_id,
+                               const GValue *value,
+                               GParamSpec   *pspec)
+{
+  DispatchMessage *self = DISPATCH_MESSAGE (object);
+
+  if (prop_id > PROP_0 && prop_id < N_PROPS)
+    set_field (self, prop_id, g_value_get_string (value));
+  else
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+}
+
+static void
+dispatch_message_dispose (GObject *object)
+{
+  DispatchMessage *self = DISPATCH_MESSAGE (object);
+
+  g_clear_pointer (&self->attachments, g_ptr_array_unref);
+  g_clear_pointer (&self->prepared, prepared_unref);
+
+  G_OBJECT_CLASS (dispatch_message_parent_class)->dispose (object);
+}
+
+static void
+dispatch_message_finalize (GObject *object)
+{
+  DispatchMessage *self = DISPATCH_MESSAGE (object);
+
+  g_free (self->from);
+  g_free (self->to);
+  g_free (self->cc);
+  g_free (self->bcc);
+  g_free (self->subject);
+  g_free (self->text);
+
+  G_OBJECT_CLASS (dispatch_message_parent_class)->finalize (object);
+}
+
+static void
+dispatch_message_class_init (DispatchMessageClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->get_property = dispatch_message_get_property;
+  object_class->set_property = dispatch_message_set_property;
+  object_class->dispose = dispatch_message_dispose;
+  object_class->finalize = dispatch_message_finalize;
+
+  properties[PROP_FROM] = g_param_spec_string ("from", NULL, NULL, NULL,
+                                               G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
+                                               G_PARAM_STATIC_STRINGS);
+  properties[PROP_TO] = g_param_spec_string ("to", NULL, NULL, NULL,
+                                             G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
+                                             G_PARAM_STATIC_STRINGS);
+  properties[PROP_CC] = g_param_spec_string ("cc", NULL, NULL, NULL,
+                                             G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
+                                             G_PARAM_STATIC_STRINGS);
+  properties[PROP_BCC] = g_param_spec_string ("bcc", NULL, NULL, NULL,
+                                              G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
+                                              G_PARAM_STATIC_STRINGS);
+  properties[PROP_SUBJECT] = g_param_spec_string ("subject", NULL, NULL, NULL,
+                                                  G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
+                                                  G_PARAM_STATIC_STRINGS);
+  properties[PROP_TEXT] = g_param_spec_string ("text", NULL, NULL, NULL,
+                                               G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY |
+                                               G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /* GMime must be set up before the first parser option or stream exists; cheap if done. */
+  dispatch_engine_init ();
+}
+
+static void
+dispatch_message_init (DispatchMessage *self)
+{
+  self->attachments = g_ptr_array_new_with_free_func (g_object_unref);
+}
+
+DispatchMessage *
+dispatch_message_new (void)
+{
+  return g_object_new (DISPATCH_TYPE_MESSAGE, NULL);
+}
+
+void
+dispatch_message_set_from (DispatchMessage *self,
+                           const char      *from)
+{
+  g_return_if_fail (DISPATCH_IS_MESSAGE (self));
+  set_field (self, PROP_FROM, from);
+}
+
+const char *
+dispatch_message_get_from (DispatchMessage *self)
+{
+  g_return_val_if_fail (DISPATCH_IS_MESSAGE (self), NULL);
+  return self->from;
+}
+
+void
+dispatch_message_set_to (DispatchMessage *self,
+                         const char      *to)
+{
+  g_return_if_fail (DISPATCH_IS_MESSAGE (self));
+  set_field (self, PROP_TO, to);
+}
+
+const char *
+dispatch_message_get_to (DispatchMessage *self)
+{
+  g_return_val_if_fail (DISPATCH_IS_MESSAGE (self), NULL);
+  return self->to;
+}
+
+void
+dispatch_message_set_cc (DispatchMessage *self,
+                         const char      *cc)
+{
+  g_return_if_fail (DISPATCH_IS_MESSAGE (self));
+  set_field (self, PROP_CC, cc);
+}
+
+const char *
+dispatch_message_get_cc (DispatchMessage *self)
+{
+  g_return_val_if_fail (DISPATCH_IS_MESSAGE (self), NULL);
+  return self->cc;
+}
+
+void
+dispatch_message_set_bcc (DispatchMessage *self,
+                          const char      *bcc)
+{
+  g_return_if_fail (DISPATCH_IS_MESSAGE (self));
+  set_field (self, PROP_BCC, bcc);
+}
+
+const char *
+dispatch_message_get_bcc (DispatchMessage *self)
+{
+  g_return_val_if_fail (DISPATCH_IS_MESSAGE (self), NULL);
+  return self->bcc;
+}
+
+void
+dispatch_message_set_subject (DispatchMessage *self,
+                              const char      *subject)
+{
+  g_return_if_fail (DISPATCH_IS_MESSAGE (self));
+  set_field (self, PROP_SUBJECT, subject);
+}
+
+const char *
+dispatch_message_get_subject (DispatchMessage *self)
+{
+  g_return_val_if_fail (DISPATCH_IS_MESSAGE (self), NULL);
+  return self->subject;
+}
+
+void
+dispatch_message_set_text (DispatchMessage *self,
+                           const char      *text)
+{
+  g_return_if_fail (DISPATCH_IS_MESSAGE (self));
+  set_field (self, PROP_TEXT, text);
+}
+
+const char *
+dispatch_message_get_text (DispatchMessage *self)
+{
+  g_return_val_if_fail (DISPATCH_IS_MESSAGE (self), NULL);
+  return self->text;
+}
+
+void
+dispatch_message_add_attachment (DispatchMessage *self,
+                                 GFile           *file)
+{
+  g_return_if_fail (DISPATCH_IS_MESSAGE (self));
+  g_return_if_fail (G_IS_FILE (file));
+
+  /* Dropping the same file twice on the window should not attach it twice. */
+  for (guint i = 0; i < self->attachments->len; i++)
+    if (g_file_equal (g_ptr_array_index (self->attachments, i), file))
+      return;
+
+  g_ptr_array_add (self->attachments, g_object_ref (file));
+}
+
+void
+dispatch_message_remove_attachment (DispatchMessage *self,
+                                    GFile           *file)
+{
+  g_return_if_fail (DISPATCH_IS_MESSAGE (self));
+  g_return_if_fail (G_IS_FILE (file));
+
+  for (guint i = 0; i < self->attachments->len; i++)
+    {
+      if (g_file_equal (g_ptr_array_index (self->attachments, i), file))
+        {
+          g_ptr_array_remove_index (self->attachments, i);
+          return;
+        }
+    }
+}
+
+void
+dispatch_message_clear_attachments (DispatchMessage *self)
+{
+  g_return_if_fail (DISPATCH_IS_MESSAGE (self));
+  g_ptr_array_set_size (self->attachments, 0);
+}
+
+GPtrArray *
+dispatch_message_get_attachments (DispatchMessage *self)
+{
+  g_return_val_if_fail (DISPATCH_IS_MESSAGE (self), NULL);
+  return self->attachments;
+}
+
+
+/* Validation */
+
+static gboolean
+is_blank (const char *text)
+{
+  if (text == NULL)
+    return TRUE;
+
+  for (; *text != '\0'; text++)
+    if (!g_ascii_isspace (*text))
+      return FALSE;
+
+  return TRUE;
+}
+
+static gboolean
+is_ascii (const char *text,
+          gssize      len)
+{
+  for (gssize i = 0; len < 0 ? text[i] != '\0' : i < len; i++)
+    if ((guchar) text[i] >= 0x80)
+      return FALSE;
+
+  return TRUE;
+}
+
+/* Header injection is refused here, before GMime sees the value: GMime would fold or drop
+ * a line break, but the user should learn that the field holds one. A NUL cannot get past
+ * the C string boundary of the setters. */
+static gboolean
+check_header_text (MessageField   field,
+                   const char    *value,
+                   GError       **error)
+{
+  if (strpbrk (value, "\r\n") != NULL)
+    {
+      dispatch_set_error (error, DISPATCH_ERROR_INVALID_INPUT, DISPATCH_SMTP_STAGE_MESSAGE, NULL,
+                          _("Remove the line break from the field."),
+                          _("The “%s” field contains a line break, which a message header cannot hold."),
+                          field_label (field));
+      return FALSE;
+    }
+
+  if (!g_utf8_validate (value, -1, NULL))
+    {
+      dispatch_set_error (error, DISPATCH_ERROR_INVALID_INPUT, DISPATCH_SMTP_STAGE_MESSAGE, NULL,
+                          NULL,
+                          _("The “%s” field contains text that is not valid UTF-8."),
+                          field_label (field));
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* A short, single-line excerpt of what the user typed, for an error message. */
+static char *
+quote_excerpt (const char *text)
+{
+  g_autofree char *piece = NULL;
+  const char *comma = strchr (text, ',');
+
+  piece = comma != NULL ? g_strndup (text, comma - text) : g_strdup (text);
+  g_strstrip (piece);
+
+  if (g_utf8_strlen (piece, -1) > QUOTE_MAX_CHARS)
+    {
+      g_autofree char *cut = g_utf8_substring (piece, 0, QUOTE_MAX_CHARS);
+      return g_strconcat (cut, "…", NULL);
+    }
+
+  return g_steal_pointer (&piece);
+}
+
+typedef struct
+{
+  char *bad_item;   /* the first part of the list GMime skipped */
+} ParseReport;
+
+/* GMime's list parser skips what it cannot read and goes on; its warning is the only trace
+ * of the skipped text, and a skipped recipient must be an error, not a silent drop. */
+static void
+on_parser_warning (gint64              offset,
+                   GMimeParserWarning  code,
+                   const char         *item,
+                   gpointer            user_data)
+{
+  ParseReport *report = user_data;
+
+  if (code == GMIME_WARN_INVALID_ADDRESS_LIST && report->bad_item == NULL)
+    report->bad_item = g_strdup (item != NULL ? item : "");
+}
+
+static InternetAddressList *
+parse_address_list (const char  *text,
+                    char       **bad_item)
+{
+  g_autoptr(GMimeParserOptions) options = g_mime_parser_options_new ();
+  ParseReport report = { NULL };
+  InternetAddressList *list;
+
+  g_mime_parser_options_set_address_compliance_mode (options, GMIME_RFC_COMPLIANCE_STRICT);
+  g_mime_parser_options_set_allow_addresses_without_domain (options, FALSE);
+  g_mime_parser_options_set_warning_callback (options, on_parser_warning, &report);
+
+  list = internet_address_list_parse (options, text);
+
+  if (bad_item != NULL)
+    *bad_item = g_steal_pointer (&report.bad_item);
+  g_free (report.bad_item);
+
+  return list;
+}
+
+static void
+set_address_charsets (InternetAddressList *list)
+{
+  /* Encode non-ASCII display names as UTF-8 words rather than GMime's smallest legacy
+   * charset: one charset for the whole message. */
+  for (int i = 0; i < internet_address_list_length (list); i++)
+    {
+      InternetAddress *address = internet_address_list_get_address (list, i);
+
+      internet_address_set_charset (address, "utf-8");
+      if (INTERNET_ADDRESS_IS_GROUP (address))
+        set_address_charsets (internet_address_group_get_members (INTERNET_ADDRESS_GROUP (address)));
+    }
+}
+
+static gboolean
+check_mailbox (MessageField             field,
+               InternetAddressMailbox  *mailbox,
+               gboolean                 allow_utf8_headers,
+               gboolean                *uses_utf8,
+               GError                 **error)
+{
+  const char *addr = internet_address_mailbox_get_addr (mailbox);
+  const char *idn_addr;
+  const char *domain;
+
+  if (mailbox->at <= 0 || addr[mailbox->at + 1] == '\0')
+    {
+      dispatch_set_error (error, DISPATCH_ERROR_INVALID_INPUT, DISPATCH_SMTP_STAGE_MESSAGE, NULL,
+                          _("An address needs a name before the “@” and a domain after it, like ann@example.org."),
+                          /* Translators: the first %s is an address, the second a field name */
+                          _("“%s” in the “%s” field is not a complete e-mail address."),
+                          addr, field_label (field));
+      return FALSE;
+    }
+
+  /* Non-ASCII domains go out as their ASCII (punycode) form; if that fails, no server can
+   * route it. */
+  idn_addr = internet_address_mailbox_get_idn_addr (mailbox);
+  domain = strrchr (idn_addr, '@');
+  if (domain == NULL || !is_ascii (domain + 1, -1))
+    {
+      dispatch_set_error (error, DISPATCH_ERROR_INVALID_INPUT, DISPATCH_SMTP_STAGE_MESSAGE, NULL,
+                          NULL,
+                          /* Translators: the first %s is an address, the second a field name */
+                          _("The domain of “%s” in the “%s” field is not a valid domain name."),
+                          addr, field_label (field));
+      return FALSE;
+    }
+
+  if (!is_ascii (addr, mailbox->at))
+    {
+      if (!allow_utf8_headers)
+        {
+          dispatch_set_error (error, DISPATCH_ERROR_INVALID_INPUT, DISPATCH_SMTP_STAGE_MESSAGE, NULL,
+                              _("Use an address without accents or other special letters before the “@”, or a server that supports SMTPUTF8."),
+                              /* Translators: the first %s is an address, the second a field name */
+                              _("The address “%s” in the “%s” field needs a mail server with international address support, and this one has none."),
+                              addr, field_label (field));
+          return FALSE;
+        }
+      *uses_utf8 = TRUE;
+    }
+
+  return TRUE;
+}
+
+static gboolean
+check_address_list (MessageField          field,
+                    InternetAddressList  *list,
+                    gboolean              allow_utf8_headers,
+                    gboolean             *uses_utf8,
+                    GError              **error)
+{
+  for (int i = 0; i < internet_address_list_length (list); i++)
+    {
+      InternetAddress *address = internet_address_list_get_address (list, i);
+
+      if (INTERNET_ADDRESS_IS_GROUP (address))
+        {
+          InternetAddressList *members =
+            internet_address_group_get_members (INTERNET_ADDRESS_GROUP (address));
+
+          if (!check_address_list (field, members, allow_utf8_headers, uses_utf8, error))
+            return FALSE;
+        }
+      else if (!check_mailbox (field, INTERNET_ADDRESS_MAILBOX (address), allow_utf8_headers,
+                               uses_utf8, error))
+        return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* Parses and validates one address field. A blank field gives a NULL list. */
+static gboolean
+parse_address_field (MessageField          field,
+                     const char           *text,
+                     gboolean              allow_utf8_headers,
+                     InternetAddressList **out_list,
+                     gboolean             *uses_utf8,
+                     GError              **error)
+{
+  g_autoptr(InternetAddressList) list = NULL;
+  g_autofree char *bad_item = NULL;
+
+  *out_list = NULL;
+
+  if (is_blank (text))
+    return TRUE;
+
+  if (!check_header_text (field, text, error))
+    return FALSE;
+
+  list = parse_address_list (text, &bad_item);
+  if (list == NULL || bad_item != NULL)
+    {
+      g_autofree char *excerpt = quote_excerpt (bad_item != NULL ? bad_item : text);
+
+      dispatch_set_error (error, DISPATCH_ERROR_INVALID_INPUT, DISPATCH_SMTP_STAGE_MESSAGE, NULL,
+                          _("Write addresses like ann@example.org or Ann <ann@example.org>, separated by commas."),
+                          /* Translators: the first %s is a field name, the second what the user typed */
+                          _("The “%s” field contains something that is not an e-mail address: “%s”."),
+                          field_label (field), excerpt);
+      return FALSE;
+    }
+
+  if (!check_address_list (field, list, allow_utf8_headers, uses_utf8, error))
+    return FALSE;
+
+  *out_list = g_steal_pointer (&list);
+
+  return TRUE;
+}
+
+/* Envelope recipients: mailboxes and group members, in order, each address once. */
+static void
+collect_recipients (InternetAddressList *list,
+                    GHashTable          *seen,
+                    GPtrArray           *recipients)
+{
+  if (list == NULL)
+    return;
+
+  for (int i = 0; i < internet_address_list_length (list); i++)
+    {
+      InternetAddress *address = internet_address_list_get_address (list, i);
+
+      if (INTERNET_ADDRESS_IS_GROUP (address))
+        {
+          collect_recipients (internet_address_group_get_members (INTERNET_ADDRESS_GROUP (address)),
+                              seen, recipients);
+        }
+      else
+        {
+          const char *addr = internet_address_mailbox_get_idn_addr (INTERNET_ADDRESS_MAILBOX (address));
+          char *key = g_utf8_casefold (addr, -1);
+
+          if (g_hash_table_add (seen, key))
+            g_ptr_array_add (recipients, g_strdup (addr));
+        }
+    }
+}
+
+/* CRLF, CR and LF all become LF; GMime's newline filter turns each into CRLF on the way
+ * out. A CR left alone would otherwise reach the wire bare. */
+static GString *
+normalise_newlines (const char *text)
+{
+  GString *out = g_string_sized_new (strlen (text));
+
+  for (const char *p = text; *p != '\0'; p++)
+    {
+      if (*p == '\r')
+        {
+          g_string_append_c (out, '\n');
+          if (p[1] == '\n')
+            p++;
+        }
+      else
+        {
+          g_string_append_c (out, *p);
+        }
+    }
+
+  return out;
+}
+
+static GBytes *
+lf_to_crlf (const GString *text)
+{
+  GString *out = g_string_sized_new (text->len + text->len / 32);
+
+  for (gsize i = 0; i < text->len; i++)
+    {
+      if (text->str[i] == '\n')
+        g_string_append_c (out, '\r');
+      g_string_append_c (out, text->str[i]);
+    }
+
+  return g_string_free_to_bytes (out);
+}
+
+static GMimeContentEncoding
+choose_text_encoding (GString  *text,
+                      gboolean  allow_8bit)
+{
+  g_autoptr(GMimeFilter) best = g_mime_filter_best_new (GMIME_FILTER_BEST_ENCODING);
+  GMimeContentEncoding encoding;
+  char *outbuf;
+  size_t outlen, outprespace;
+
+  g_mime_filter_complete (best, text->str, text->len, 0, &outbuf, &outlen, &outprespace);
+  encoding = g_mime_filter_best_encoding (GMIME_FILTER_BEST (best),
+                                          allow_8bit ? GMIME_ENCODING_CONSTRAINT_8BIT
+                                                     : GMIME_ENCODING_CONSTRAINT_7BIT);
+
+  /* "Default" means the text may go as it is: 7bit if it is ASCII, else 8bit (which the
+   * 7-bit constraint never leaves to us). */
+  if (encoding == GMIME_CONTENT_ENCODING_DEFAULT)
+    encoding = is_ascii (text->str, text->len) ? GMIME_CONTENT_ENCODING_7BIT
+                                               : GMIME_CONTENT_ENCODING_8BIT;
+
+  return encoding;
+}
+
+static char *
+file_display_name (GFile     *file,
+                   GFileInfo *info)
+{
+  g_autofree char *basename = NULL;
+
+  if (info != NULL && g_file_info_has_attribute (info, G_FILE_ATTRIBUTE_STANDARD_DISPLAY_NAME))
+    return g_strdup (g_file_info_get_display_name (info));
+
+  basename = g_file_get_basename (file);
+  if (basename == NULL)
+    return g_file_get_uri (file);
+
+  return g_filename_display_name (basename);
+}
+
+/* Looks at the attachment without loading it: name, size and its first bytes for the type. */
+static AttachmentInfo *
+inspect_attachment (GFile         *file,
+                    GCancellable  *cancellable,
+                    GError       **error)
+{
+  g_autoptr(GFileInfo) info = NULL;
+  g_autoptr(GFileInputStream) input = NULL;
+  g_autofree char *content_type = NULL;
+  g_autofree char *name = NULL;
+  AttachmentInfo *attachment;
+  guint8 head[SNIFF_LENGTH];
+  gsize head_len = 0;
+  char *mime_type;
+  GError *local_error = NULL;
+
+  info = g_file_query_info (file,
+                            G_FILE_ATTRIBUTE_STANDARD_DISPLAY_NAME ","
+                            G_FILE_ATTRIBUTE_STANDARD_SIZE ","
+                            G_FILE_ATTRIBUTE_STANDARD_TYPE,
+                            G_FILE_QUERY_INFO_NONE, cancellable, &local_error);
+  name = file_display_name (file, info);
+  if (info == NULL)
+    {
+      g_propagate_error (error, attachment_error (name, local_error));
+      return NULL;
+    }
+
+  if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
+    {
+      local_error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_IS_DIRECTORY, "");
+      g_propagate_error (error, attachment_error (name, local_error));
+      return NULL;
+    }
+
+  input = g_file_read (file, cancellable, &local_error);
+  if (input == NULL ||
+      !g_input_stream_read_all (G_INPUT_STREAM (input), head, sizeof head, &head_len,
+                                cancellable, &local_error))
+    {
+      g_propagate_error (error, attachment_error (name, local_error));
+      return NULL;
+    }
+  g_input_stream_close (G_INPUT_STREAM (input), NULL, NULL);
+
+  /* An empty file would sniff as "zero-size"; its name says more. */
+  content_type = g_content_type_guess (name, head_len > 0 ? head : NULL, head_len, NULL);
+  mime_type = g_content_type_get_mime_type (content_type);
+
+  attachment = g_new0 (AttachmentInfo, 1);
+  attachment->file = g_object_ref (file);
+  attachment->name = g_steal_pointer (&name);
+  attachment->mime_type = mime_type != NULL ? mime_type : g_strdup ("application/octet-stream");
+  attachment->is_inline = g_str_has_prefix (attachment->mime_type, "image/");
+  attachment->size = g_file_info_get_size (info);
+
+  return attachment;
+}
+
+static char *
+generate_boundary (void)
+{
+  g_autofree char *uuid = g_uuid_string_random ();
+
+  /* "=_" can occur neither in quoted-printable nor in base64 output. */
+  return g_strconcat ("=_dispatch_", uuid, NULL);
+}
+
+gboolean
+dispatch_message_prepare (DispatchMessage  *self,
+                          gboolean          allow_8bit,
+                          gboolean          allow_utf8_headers,
+                          GCancellable     *cancellable,
+                          GError          **error)
+{
+  g_autoptr(Prepared) p = NULL;
+  g_autoptr(InternetAddressList) from = NULL;
+  g_autoptr(InternetAddressList) to = NULL;
+  g_autoptr(InternetAddressList) cc = NULL;
+  g_autoptr(InternetAddressList) bcc = NULL;
+  g_autoptr(GHashTable) seen = NULL;
+  g_autoptr(GPtrArray) recipients = NULL;
+  g_autoptr(GString) text = NULL;
+  InternetAddress *sender;
+  gboolean uses_utf8 = FALSE;
+  const char *domain;
+
+  g_return_val_if_fail (DISPATCH_IS_MESSAGE (self), FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  /* A failed prepare must not leave the previous message ready to be sent. */
+  g_clear_pointer (&self->prepared, prepared_unref);
+
+  if (is_blank (self->from))
+    {
+      dispatch_set_error (error, DISPATCH_ERROR_INVALID_INPUT, DISPATCH_SMTP_STAGE_MESSAGE, NULL,
+                          NULL,
+                          _("Enter the sender’s address in the “%s” field."),
+                          field_label (FIELD_FROM));
+      return FALSE;
+    }
+
+  if (!parse_address_field (FIELD_FROM, self->from, allow_utf8_headers, &from, &uses_utf8, error) ||
+      !parse_address_field (FIELD_TO, self->to, allow_utf8_headers, &to, &uses_utf8, error) ||
+      !parse_address_field (FIELD_CC, self->cc, allow_utf8_headers, &cc, &uses_utf8, error) ||
+      !parse_address_field (FIELD_BCC, self->bcc, allow_utf8_headers, &bcc, &uses_utf8, error))
+    return FALSE;
+
+  if (internet_address_list_length (from) != 1 ||
+      !INTERNET_ADDRESS_IS_MAILBOX (internet_address_list_get_address (from, 0)))
+    {
+      dispatch_set_error (error, DISPATCH_ERROR_INVALID_INPUT, DISPATCH_SMTP_STAGE_MESSAGE, NULL,
+                          NULL,
+                          _("The “%s” field must hold exactly one address: the sender’s."),
+                          field_label (FIELD_FROM));
+      return FALSE;
+    }
+  sender = internet_address_list_get_address (from, 0);
+
+  if (self->subject != NULL && !check_header_text (FIELD_SUBJECT, self->subject, error))
+    return FALSE;
+
+  seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  recipients = g_ptr_array_new_with_free_func (g_free);
+  collect_recipients (to, seen, recipients);
+  collect_recipients (cc, seen, recipients);
+  collect_recipients (bcc, seen, recipients);
+  if (recipients->len == 0)
+    {
+      dispatch_set_error (error, DISPATCH_ERROR_INVALID_INPUT, DISPATCH_SMTP_STAGE_MESSAGE, NULL,
+                          NULL,
+                          /* Translators: the %s are the field names To, Cc and Bcc */
+                          _("Add at least one recipient in the “%s”, “%s” or “%s” field."),
+                          field_label (FIELD_TO), field_label (FIELD_CC), field_label (FIELD_BCC));
+      return FALSE;
+    }
+  g_ptr_array_add (recipients, NULL);
+
+  p = g_atomic_rc_box_new0 (Prepared);
+  p->from = g_strdup (self->from);
+  p->to = to != NULL ? g_strdup (self->to) : NULL;
+  p->cc = cc != NULL ? g_strdup (self->cc) : NULL;
+  p->subject = self->subject != NULL && self->subject[0] != '\0' ? g_strdup (self->subject) : NULL;
+  p->envelope_from = g_strdup (internet_address_mailbox_get_idn_addr (INTERNET_ADDRESS_MAILBOX (sender)));
+  p->envelope_recipients = (GStrv) g_ptr_array_free (g_steal_pointer (&recipients), FALSE);
+  p->needs_smtputf8 = uses_utf8;
+
+  text = normalise_newlines (self->text != NULL ? self->text : "");
+  if (!g_utf8_validate_len (text->str, text->len, NULL))
+    {
+      g_autofree char *valid = g_utf8_make_valid (text->str, text->len);
+      g_string_assign (text, valid);
+    }
+  p->text_encoding = choose_text_encoding (text, allow_8bit);
+  p->needs_8bitmime = p->text_encoding == GMIME_CONTENT_ENCODING_8BIT;
+  /* Base64 carries the text's canonical form, CRLF (RFC 2045 §6.8); the other encodings
+   * get their CRLF from the newline filter at write time. */
+  if (p->text_encoding == GMIME_CONTENT_ENCODING_BASE64)
+    p->text = lf_to_crlf (text);
+  else
+    p->text = g_bytes_new (text->str, text->len);
+
+  p->attachments = g_ptr_array_new_with_free_func ((GDestroyNotify) attachment_info_free);
+  for (guint i = 0; i < self->attachments->len; i++)
+    {
+      AttachmentInfo *info = inspect_attachment (g_ptr_array_index (self->attachments, i),
+                                                 cancellable, error);
+      if (info == NULL)
+        return FALSE;
+      g_ptr_array_add (p->attachments, info);
+    }
+
+  domain = strrchr (p->envelope_from, '@') + 1;
+  p->date = g_date_time_new_now_local ();
+  p->message_id = g_mime_utils_generate_message_id (domain);
+  p->boundary = generate_boundary ();
+
+  self->prepared = g_steal_pointer (&p);
+
+  return TRUE;
+}
+
+const char *
+dispatch_message_get_envelope_from (DispatchMessage *self)
+{
+  g_return_val_if_fail (DISPATCH_IS_MESSAGE (self), NULL);
+  return self->prepared != NULL ? self->prepared->envelope_from : NULL;
+}
+
+const char * const *
+dispatch_message_get_envelope_recipients (DispatchMessage *self)
+{
+  g_return_val_if_fail (DISPATCH_IS_MESSAGE (self), NULL);
+  return self->prepared != NULL ? (const char * const *) self->prepared->envelope_recipients : NULL;
+}
+
+gboolean
+dispatch_message_needs_8bitmime (DispatchMessage *self)
+{
+  g_return_val_if_fail (DISPATCH_IS_MESSAGE (self), FALSE);
+  return self->prepared != NULL && self->prepared->needs_8bitmime;
+}
+
+gboolean
+dispatch_message_needs_smtputf8 (DispatchMessage *self)
+{
+  g_return_val_if_fail (DISPATCH_IS_MESSAGE (self), FALSE);
+  return self->prepared != NULL && self->prepared->needs_smtputf8;
+}
+
+
+/* Building the GMime tree */
+
+static void
+add_addresses (GMimeMessage     *message,
+               GMimeAddressType  type,
+               const char       *text)
+{
+  g_autoptr(InternetAddressList) list = NULL;
+
+  if (text == NULL)
+    return;
+
+  /* Parsed again from the text _prepare() validated, so no GMime object is shared between
+   * writes; the result is the same list. */
+  list = parse_address_list (text, NULL);
+  g_return_if_fail (list != NULL);
+
+  set_address_charsets (list);
+  internet_address_list_append (g_mime_message_get_addresses (message, type), list);
+}
+
+static guint64
+base64_wire_size (guint64 size)
+{
+  guint64 rest = size % BASE64_LINE_RAW;
+
+  return size / BASE64_LINE_RAW * BASE64_LINE_WIRE + (rest > 0 ? (rest + 2) / 3 * 4 + 2 : 0);
+}
+
+/* For "View message source": the first whole lines of the encoded attachment and a note.
+ * The part then carries content GMime takes as already encoded and writes as it is. */
+static GMimeDataWrapper *
+preview_content (AttachmentInfo  *info,
+                 gsize            max_bytes,
+                 GCancellable    *cancellable,
+                 GError         **error)
+{
+  g_autoptr(GFileInputStream) input = NULL;
+  g_autofree guint8 *raw = NULL;
+  g_autofree char *encoded = NULL;
+  g_autofree char *size = NULL;
+  g_autoptr(GString) text = NULL;
+  g_autoptr(GMimeStream) stream = NULL;
+  gsize raw_len = max_bytes / BASE64_LINE_WIRE * BASE64_LINE_RAW;
+  gsize n_read = 0;
+  gsize n_encoded;
+  guint32 save = 0;
+  int state = 0;
+  GError *local_error = NULL;
+
+  raw = g_malloc (MAX (raw_len, 1));
+  input = g_file_read (info->file, cancellable, &local_error);
+  if (input == NULL ||
+      !g_input_stream_read_all (G_INPUT_STREAM (input), raw, raw_len, &n_read, cancellable,
+                                &local_error))
+    {
+      g_propagate_error (error, attachment_error (info->name, local_error));
+      return NULL;
+    }
+
+  encoded = g_malloc (GMIME_BASE64_ENCODE_LEN (n_read));
+  n_encoded = g_mime_encoding_base64_encode_close (raw, n_read, (guchar *) encoded, &state, &save);
+
+  size = g_format_size (info->size);
+  text = g_string_new_len (encoded, n_encoded);
+  g_string_append_printf (text,
+                          /* Translators: shown in the message source in place of the rest of
+                           * a large attachment; %s is its size, e.g. “20.1 MB” */
+                          _("[… the rest of this attachment (%s in all) is not shown here …]"),
+                          size);
+  g_string_append_c (text, '\n');
+
+  stream = g_mime_stream_mem_new_with_buffer (text->str, text->len);
+
+  return g_mime_data_wrapper_new_with_stream (stream, GMIME_CONTENT_ENCODING_BASE64);
+}
+
+static GMimeObject *
+build_attachment_part (AttachmentInfo  *info,
+                       WriteContext    *ctx,
+                       gsize            preview_limit,
+                       GError         **error)
+{
+  g_autoptr(GMimePart) part = g_mime_part_new ();
+  g_autoptr(GMimeContentType) content_type = NULL;
+  g_autoptr(GMimeDataWrapper) content = NULL;
+
+  content_type = g_mime_content_type_parse (NULL, info->mime_type);
+  g_mime_object_set_content_type (GMIME_OBJECT (part), content_type);
+  g_mime_object_set_disposition (GMIME_OBJECT (part), info->is_inline ? "inline" : "attachment");
+  /* GMime writes a non-ASCII name as an RFC 2231 parameter (filename*=utf-8''…). */
+  g_mime_part_set_filename (part, info->name);
+  g_mime_part_set_content_encoding (part, GMIME_CONTENT_ENCODING_BASE64);
+
+  if (preview_limit > 0 && base64_wire_size (info->size) > preview_limit)
+    {
+      content = preview_content (info, preview_limit, ctx->cancellable, error);
+      if (content == NULL)
+        return NULL;
+    }
+  else
+    {
+      g_autoptr(GMimeStream) source = dispatch_attachment_source_new (info->file, info->name, ctx);
+
+      content = g_mime_data_wrapper_new_with_stream (source, GMIME_CONTENT_ENCODING_DEFAULT);
+    }
+
+  g_mime_part_set_content (part, content);
+
+  return GMIME_OBJECT (g_steal_pointer (&part));
+}
+
+static GMimeMessage *
+build_message (Prepared      *p,
+               WriteContext  *ctx,
+               gsize          preview_limit,
+               GError       **error)
+{
+  g_autoptr(GMimeMessage) message = g_mime_message_new (FALSE);
+  g_autoptr(GMimeTextPart) text = g_mime_text_part_new_with_subtype ("plain");
+  g_autoptr(GMimeStream) text_stream = NULL;
+  g_autoptr(GMimeDataWrapper) text_content = NULL;
+  g_autofree char *message_id = g_strdup_printf ("<%s>", p->message_id);
+  GMimeObject *object = GMIME_OBJECT (message);
+  gsize text_len;
+  const guint8 *text_data = g_bytes_get_data (p->text, &text_len);
+
+  add_addresses (message, GMIME_ADDRESS_TYPE_FROM, p->from);
+  add_addresses (message, GMIME_ADDRESS_TYPE_TO, p->to);
+  add_addresses (message, GMIME_ADDRESS_TYPE_CC, p->cc);
+  if (p->subject != NULL)
+    g_mime_message_set_subject (message, p->subject, "utf-8");
+  g_mime_message_set_date (message, p->date);
+  g_mime_object_append_header (object, "Message-ID", message_id, NULL);
+  g_mime_object_append_header (object, "User-Agent", "Dispatch/" PACKAGE_VERSION, NULL);
+  g_mime_object_append_header (object, "MIME-Version", "1.0", NULL);
+
+  g_mime_object_set_content_type_parameter (GMIME_OBJECT (text), "charset", "utf-8");
+  text_stream = g_mime_stream_mem_new_with_buffer ((const char *) text_data, text_len);
+  text_content = g_mime_data_wrapper_new_with_stream (text_stream, GMIME_CONTENT_ENCODING_DEFAULT);
+  g_mime_part_set_content (GMIME_PART (text), text_content);
+  g_mime_part_set_content_encoding (GMIME_PART (text), p->text_encoding);
+
+  if (p->attachments->len == 0)
+    {
+      g_mime_message_set_mime_part (message, GMIME_OBJECT (text));
+    }
+  else
+    {
+      g_autoptr(GMimeMultipart) mixed = g_mime_multipart_new_with_subtype ("mixed");
+
+      g_mime_multipart_set_boundary (mixed, p->boundary);
+      g_mime_multipart_add (mixed, GMIME_OBJECT (text));
+
+      for (guint i = 0; i < p->attachments->len; i++)
+        {
+          g_autoptr(GMimeObject) part = build_attachment_part (g_ptr_array_index (p->attachments, i),
+                                                               ctx, preview_limit, error);
+          if (part == NULL)
+            return NULL;
+          g_mime_multipart_add (mixed, part);
+        }
+
+      g_mime_message_set_mime_part (message, GMIME_OBJECT (mixed));
+    }
+
+  return g_steal_pointer (&message);
+}
+
+/* The one writer behind _write(), _get_size(), _write_to_file() and _to_string(), so their
+ * bytes cannot drift apart. @output NULL only counts. */
+static gboolean
+write_message (DispatchMessage             *self,
+               GOutputStream               *output,
+               gboolean                     dot_stuff,
+               gsize                        preview_limit,
+               DispatchMessageProgressFunc  progress,
+               gpointer                     progress_data,
+               guint64                     *out_size,
+               GCancellable                *cancellable,
+               GError                     **error)
+{
+  g_autoptr(Prepared) p = g_atomic_rc_box_acquire (self->prepared);
+  WriteContext ctx = { cancellable, NULL };
+  GMimeMessage *message;
+  DispatchMessageSink *sink;
+  GMimeStream *top;
+  GMimeFormatOptions *options;
+  gboolean ok;
+
+  message = build_message (p, &ctx, preview_limit, error);
+  if (message == NULL)
+    return FALSE;
+
+  sink = dispatch_message_sink_new (output, &ctx, progress, progress_data);
+  if (dot_stuff)
+    {
+      g_autoptr(GMimeFilter) stuffing = g_mime_filter_smtp_data_new ();
+
+      top = g_mime_stream_filter_new (GMIME_STREAM (sink));
+      g_mime_stream_filter_add (GMIME_STREAM_FILTER (top), stuffing);
+    }
+  else
+    {
+      top = g_object_ref (GMIME_STREAM (sink));
+    }
+
+  options = g_mime_format_options_new ();
+  g_mime_format_options_set_newline_format (options, GMIME_NEWLINE_FORMAT_DOS);
+
+  /* GMime ignores some of its own flush results, so success also needs a clean context. */
+  ok = g_mime_object_write_to_stream (GMIME_OBJECT (message), options, top) != -1 &&
+       g_mime_stream_flush (top) != -1 &&
+       ctx.error == NULL &&
+       dispatch_message_sink_finish (sink);
+
+  if (out_size != NULL)
+    *out_size = sink->written;
+
+  /* Nothing may point at ctx once this returns. */
+  g_mime_format_options_free (options);
+  g_object_unref (top);
+  g_object_unref (sink);
+  g_object_unref (message);
+
+  if (!ok)
+    {
+      if (ctx.error != NULL)
+        g_propagate_error (error, ctx.error);
+      else
+        dispatch_set_error (error, DISPATCH_ERROR_FAILED, DISPATCH_SMTP_STAGE_MESSAGE, NULL, NULL,
+                            _("The message could not be written."));
+    }
+
+  return ok;
+}
+
+guint64
+dispatch_message_get_size (DispatchMessage  *self,
+                           GCancellable     *cancellable,
+                           GError          **error)
+{
+  guint64 size = 0;
+
+  g_return_val_if_fail (DISPATCH_IS_MESSAGE (self), 0);
+  g_return_val_if_fail (self->prepared != NULL, 0);
+  g_return_val_if_fail (error == NULL || *error == NULL, 0);
+
+  if (!write_message (self, NULL, FALSE, 0, NULL, NULL, &size, cancellable, error))
+    return 0;
+
+  return size;
+}
+
+gboolean
+dispatch_message_write (DispatchMessage             *self,
+                        GOutputStream               *stream,
+                        gboolean                     dot_stuff,
+                        DispatchMessageProgressFunc  progress,
+                        gpointer                     progress_data,
+                        GCancellable                *cancellable,
+                        GError                     **error)
+{
+  g_return_val_if_fail (DISPATCH_IS_MESSAGE (self), FALSE);
+  g_return_val_if_fail (self->prepared != NULL, FALSE);
+  g_return_val_if_fail (G_IS_OUTPUT_STREAM (stream), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return write_message (self, stream, dot_stuff, 0, progress, progress_data, NULL,
+                        cancellable, error);
+}
+
+gboolean
+dispatch_message_write_to_file (DispatchMessage  *self,
+                                GFile            *file,
+                                GCancellable     *cancellable,
+                                GError          **error)
+{
+  g_autoptr(GFileOutputStream) output = NULL;
+  g_autoptr(GCancellable) abandon = NULL;
+  gboolean existed;
+
+  g_return_val_if_fail (DISPATCH_IS_MESSAGE (self), FALSE);
+  g_return_val_if_fail (self->prepared != NULL, FALSE);
+  g_return_val_if_fail (G_IS_FILE (file), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  existed = g_file_query_exists (file, cancellable);
+  output = g_file_replace (file, NULL, FALSE, G_FILE_CREATE_REPLACE_DESTINATION, cancellable,
+                           error);
+  if (output == NULL)
+    return FALSE;
+
+  if (write_message (self, G_OUTPUT_STREAM (output), FALSE, 0, NULL, NULL, NULL, cancellable,
+                     error))
+    return g_output_stream_close (G_OUTPUT_STREAM (output), cancellable, error);
+
+  /* Closing with a cancelled cancellable abandons the replacement and keeps an older file;
+   * a file this call created would otherwise stay behind half-written. */
+  abandon = g_cancellable_new ();
+  g_cancellable_cancel (abandon);
+  g_output_stream_close (G_OUTPUT_STREAM (output), abandon, NULL);
+  if (!existed)
+    g_file_delete (file, NULL, NULL);
+
+  return FALSE;
+}
+
+char *
+dispatch_message_to_string (DispatchMessage  *self,
+                            gsize             max_attachment_bytes,
+                            GError          **error)
+{
+  g_autoptr(GOutputStream) output = NULL;
+
+  g_return_val_if_fail (DISPATCH_IS_MESSAGE (self), NULL);
+  g_return_val_if_fail (self->prepared != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  output = g_memory_output_stream_new_resizable ();
+  if (!write_message (self, output, FALSE, max_attachment_bytes, NULL, NULL, NULL, NULL, error) ||
+      !g_output_stream_write_all (output, "", 1, NULL, NULL, error) ||
+      !g_output_stream_close (output, NULL, error))
+    return NULL;
+
+  return g_memory_output_stream_steal_data (G_MEMORY_OUTPUT_STREAM (output));
+}

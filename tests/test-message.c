@@ -1,0 +1,1072 @@
+/* test-message.c — DispatchMessage: validation, envelope, MIME structure and the wire form.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+#include <gmime/gmime.h>
+
+#include "dispatch-engine.h"
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeMessage, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeParser, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeStream, g_object_unref)
+
+/* Wire rules every message must keep (RFC 5321 §4.5.3.1.6, RFC 5322 §2.1.1). */
+#define MAX_LINE 998
+
+/* The start of a PNG file: the signature and an IHDR chunk; enough for content sniffing. */
+static const guint8 png_head[] = {
+  0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
+  0x00, 0x00, 0x00, 0x0d, 'I', 'H', 'D', 'R',
+  0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00,
+  0x1f, 0x15, 0xc4, 0x89,
+};
+
+
+/* Helpers */
+
+typedef struct
+{
+  char *dir;
+} Fixture;
+
+static void
+fixture_set_up (Fixture       *fixture,
+                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  fixture->dir = g_dir_make_tmp ("dispatch-test-message-XXXXXX", &error);
+  g_assert_no_error (error);
+}
+
+static void
+fixture_tear_down (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autoptr(GDir) dir = g_dir_open (fixture->dir, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (fixture->dir, name, NULL);
+
+      g_chmod (path, 0600);
+      g_remove (path);
+    }
+  g_rmdir (fixture->dir);
+  g_free (fixture->dir);
+}
+
+static GFile *
+write_file (Fixture    *fixture,
+            const char *name,
+            const void *data,
+            gsize       len)
+{
+  g_autofree char *path = g_build_filename (fixture->dir, name, NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_file_set_contents (path, data, len, &error);
+  g_assert_no_error (error);
+
+  return g_file_new_for_path (path);
+}
+
+static GBytes *
+random_bytes (gsize len)
+{
+  guint8 *data = g_malloc (len);
+
+  for (gsize i = 0; i < len; i++)
+    data[i] = g_random_int_range (0, 256);
+
+  return g_bytes_new_take (data, len);
+}
+
+static DispatchMessage *
+new_message (void)
+{
+  DispatchMessage *message = dispatch_message_new ();
+
+  dispatch_message_set_from (message, "Ann Example <ann@example.org>");
+  dispatch_message_set_to (message, "Bob <bob@example.net>");
+  dispatch_message_set_subject (message, "Hello");
+  dispatch_message_set_text (message, "Hello Bob,\n\nsee you soon.\n");
+
+  return message;
+}
+
+static void
+prepare (DispatchMessage *message,
+         gboolean         allow_8bit,
+         gboolean         allow_utf8_headers)
+{
+  g_autoptr(GError) error = NULL;
+
+  dispatch_message_prepare (message, allow_8bit, allow_utf8_headers, NULL, &error);
+  g_assert_no_error (error);
+}
+
+static GBytes *
+write_to_bytes (DispatchMessage *message,
+                gboolean         dot_stuff)
+{
+  g_autoptr(GOutputStream) output = g_memory_output_stream_new_resizable ();
+  g_autoptr(GError) error = NULL;
+
+  dispatch_message_write (message, output, dot_stuff, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_output_stream_close (output, NULL, &error);
+  g_assert_no_error (error);
+
+  return g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (output));
+}
+
+static GMimeMessage *
+parse_bytes (GBytes *bytes)
+{
+  g_autoptr(GMimeStream) stream = NULL;
+  g_autoptr(GMimeParser) parser = NULL;
+  GMimeMessage *parsed;
+  gsize len;
+  const char *data = g_bytes_get_data (bytes, &len);
+
+  stream = g_mime_stream_mem_new_with_buffer (data, len);
+  parser = g_mime_parser_new_with_stream (stream);
+  parsed = g_mime_parser_construct_message (parser, NULL);
+  g_assert_nonnull (parsed);
+
+  return parsed;
+}
+
+static GBytes *
+decoded_content (GMimeObject *object)
+{
+  g_autoptr(GMimeStream) stream = g_mime_stream_mem_new ();
+  GByteArray *array;
+
+  g_assert_true (GMIME_IS_PART (object));
+  g_assert_cmpint (g_mime_data_wrapper_write_to_stream (g_mime_part_get_content (GMIME_PART (object)),
+                                                        stream), >=, 0);
+  array = g_mime_stream_mem_get_byte_array (GMIME_STREAM_MEM (stream));
+
+  return g_bytes_new (array->data, array->len);
+}
+
+static char *
+mime_type_of (GMimeObject *object)
+{
+  return g_mime_content_type_get_mime_type (g_mime_object_get_content_type (object));
+}
+
+static char *
+normalise_to_lf (const char *text)
+{
+  g_autoptr(GRegex) regex = g_regex_new ("\r\n?", 0, 0, NULL);
+
+  return g_regex_replace_literal (regex, text, -1, 0, "\n", 0, NULL);
+}
+
+/* Every line ends in CRLF, no CR or LF stands alone, no line is longer than 998 octets. */
+static void
+assert_wire_form (GBytes *bytes)
+{
+  gsize len;
+  const char *data = g_bytes_get_data (bytes, &len);
+  gsize line_start = 0;
+
+  g_assert_cmpuint (len, >=, 2);
+  g_assert_cmpint (data[len - 2], ==, '\r');
+  g_assert_cmpint (data[len - 1], ==, '\n');
+
+  for (gsize i = 0; i < len; i++)
+    {
+      if (data[i] == '\r')
+        {
+          g_assert_cmpuint (i + 1, <, len);
+          g_assert_cmpint (data[i + 1], ==, '\n');
+          g_assert_cmpuint (i - line_start, <=, MAX_LINE);
+        }
+      else if (data[i] == '\n')
+        {
+          g_assert_cmpuint (i, >, 0);
+          g_assert_cmpint (data[i - 1], ==, '\r');
+          line_start = i + 1;
+        }
+      g_assert_cmpint (data[i], !=, '\0');
+    }
+}
+
+static gboolean
+bytes_contain (GBytes     *bytes,
+               const char *needle)
+{
+  gsize len;
+  const char *data = g_bytes_get_data (bytes, &len);
+
+  return g_strstr_len (data, len, needle) != NULL;
+}
+
+/* The header block, lower-cased, as one string. */
+static char *
+header_block (GBytes *bytes)
+{
+  gsize len;
+  const char *data = g_bytes_get_data (bytes, &len);
+  const char *end = g_strstr_len (data, len, "\r\n\r\n");
+
+  g_assert_nonnull (end);
+
+  return g_ascii_strdown (data, end - data + 2);
+}
+
+static gboolean
+is_seven_bit (GBytes *bytes)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (bytes, &len);
+
+  for (gsize i = 0; i < len; i++)
+    if (data[i] >= 0x80)
+      return FALSE;
+
+  return TRUE;
+}
+
+
+/* Headers and envelope */
+
+static void
+test_headers (void)
+{
+  g_autoptr(DispatchMessage) message = new_message ();
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GMimeMessage) parsed = NULL;
+  g_autofree char *from = NULL;
+  g_autofree char *headers = NULL;
+  const char *subject = "Grüße aus Köln — “quotes” ✓ and a longer tail to make GMime fold the line";
+  InternetAddressList *to, *cc;
+  InternetAddressMailbox *mailbox;
+  const char *message_id;
+
+  dispatch_message_set_to (message, "Bob Bobbington <bob@example.net>, carol@example.com");
+  dispatch_message_set_cc (message, "Dave <dave@example.com>");
+  dispatch_message_set_bcc (message, "Secret Person <secret@example.org>");
+  dispatch_message_set_subject (message, subject);
+  prepare (message, FALSE, FALSE);
+
+  bytes = write_to_bytes (message, FALSE);
+  assert_wire_form (bytes);
+  g_assert_true (is_seven_bit (bytes));
+
+  /* Bcc goes to the envelope only: neither the header nor the address may appear. */
+  headers = header_block (bytes);
+  g_assert_null (strstr (headers, "bcc:"));
+  g_assert_false (bytes_contain (bytes, "secret@example.org"));
+  g_assert_false (bytes_contain (bytes, "Secret Person"));
+  g_assert_nonnull (strstr (headers, "\r\nsubject: =?utf-8?"));
+
+  parsed = parse_bytes (bytes);
+  g_assert_cmpstr (g_mime_message_get_subject (parsed), ==, subject);
+
+  from = internet_address_list_to_string (g_mime_message_get_from (parsed), NULL, FALSE);
+  g_assert_cmpstr (from, ==, "Ann Example <ann@example.org>");
+
+  to = g_mime_message_get_addresses (parsed, GMIME_ADDRESS_TYPE_TO);
+  g_assert_cmpint (internet_address_list_length (to), ==, 2);
+  mailbox = INTERNET_ADDRESS_MAILBOX (internet_address_list_get_address (to, 0));
+  g_assert_cmpstr (internet_address_get_name (INTERNET_ADDRESS (mailbox)), ==, "Bob Bobbington");
+  g_assert_cmpstr (internet_address_mailbox_get_addr (mailbox), ==, "bob@example.net");
+  mailbox = INTERNET_ADDRESS_MAILBOX (internet_address_list_get_address (to, 1));
+  g_assert_cmpstr (internet_address_mailbox_get_addr (mailbox), ==, "carol@example.com");
+
+  cc = g_mime_message_get_addresses (parsed, GMIME_ADDRESS_TYPE_CC);
+  g_assert_cmpint (internet_address_list_length (cc), ==, 1);
+  mailbox = INTERNET_ADDRESS_MAILBOX (internet_address_list_get_address (cc, 0));
+  g_assert_cmpstr (internet_address_mailbox_get_addr (mailbox), ==, "dave@example.com");
+  g_assert_cmpint (internet_address_list_length (g_mime_message_get_addresses (parsed, GMIME_ADDRESS_TYPE_BCC)), ==, 0);
+
+  message_id = g_mime_message_get_message_id (parsed);
+  g_assert_nonnull (message_id);
+  g_assert_true (g_str_has_suffix (message_id, "@example.org"));
+  g_assert_cmpuint (strlen (message_id), >, strlen ("@example.org"));
+
+  g_assert_nonnull (g_mime_message_get_date (parsed));
+  g_assert_cmpstr (g_mime_object_get_header (GMIME_OBJECT (parsed), "MIME-Version"), ==, "1.0");
+  g_assert_cmpstr (g_mime_object_get_header (GMIME_OBJECT (parsed), "User-Agent"), ==,
+                   "Dispatch/" PACKAGE_VERSION);
+}
+
+static void
+test_non_ascii_names (void)
+{
+  g_autoptr(DispatchMessage) message = new_message ();
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GMimeMessage) parsed = NULL;
+  InternetAddress *address;
+
+  dispatch_message_set_from (message, "Jörg Müller <joerg@example.org>");
+  dispatch_message_set_to (message, "\"Weird, Name\" <w@example.net>, Zoë <zoe@example.net>");
+  prepare (message, FALSE, FALSE);
+
+  bytes = write_to_bytes (message, FALSE);
+  assert_wire_form (bytes);
+  g_assert_true (is_seven_bit (bytes));
+
+  parsed = parse_bytes (bytes);
+  address = internet_address_list_get_address (g_mime_message_get_from (parsed), 0);
+  g_assert_cmpstr (internet_address_get_name (address), ==, "Jörg Müller");
+  address = internet_address_list_get_address (g_mime_message_get_addresses (parsed, GMIME_ADDRESS_TYPE_TO), 0);
+  g_assert_cmpstr (internet_address_get_name (address), ==, "Weird, Name");
+  address = internet_address_list_get_address (g_mime_message_get_addresses (parsed, GMIME_ADDRESS_TYPE_TO), 1);
+  g_assert_cmpstr (internet_address_get_name (address), ==, "Zoë");
+}
+
+static void
+test_envelope (void)
+{
+  g_autoptr(DispatchMessage) message = new_message ();
+  const char * const expected[] = {
+    "a@x.org", "b@y.org", "m1@team.org", "M2@team.org", "c@z.org", "hidden@z.org", NULL
+  };
+
+  dispatch_message_set_from (message, "Ann <Ann@Example.org>");
+  dispatch_message_set_to (message, "A <a@x.org>, b@y.org, team: m1@team.org, M2@team.org;");
+  dispatch_message_set_cc (message, "B@Y.org, c@z.org, m1@TEAM.org");
+  dispatch_message_set_bcc (message, "a@X.org, hidden@z.org, c@z.org");
+
+  g_assert_null (dispatch_message_get_envelope_from (message));
+  g_assert_null (dispatch_message_get_envelope_recipients (message));
+
+  prepare (message, FALSE, FALSE);
+  g_assert_cmpstr (dispatch_message_get_envelope_from (message), ==, "Ann@Example.org");
+  g_assert_cmpstrv (dispatch_message_get_envelope_recipients (message), expected);
+  g_assert_false (dispatch_message_needs_smtputf8 (message));
+}
+
+static void
+test_bcc_only (void)
+{
+  g_autoptr(DispatchMessage) message = new_message ();
+  g_autoptr(GBytes) bytes = NULL;
+  g_autofree char *headers = NULL;
+  const char * const expected[] = { "hidden@example.com", NULL };
+
+  dispatch_message_set_to (message, "");
+  dispatch_message_set_cc (message, "   ");
+  dispatch_message_set_bcc (message, "hidden@example.com");
+  prepare (message, FALSE, FALSE);
+  g_assert_cmpstrv (dispatch_message_get_envelope_recipients (message), expected);
+
+  bytes = write_to_bytes (message, FALSE);
+  headers = header_block (bytes);
+  g_assert_null (strstr (headers, "\r\nto:"));
+  g_assert_null (strstr (headers, "\r\ncc:"));
+  g_assert_false (bytes_contain (bytes, "hidden@example.com"));
+
+  /* The conventional empty group keeps a To header without disclosing anyone. */
+  dispatch_message_set_to (message, "Undisclosed recipients:;");
+  prepare (message, FALSE, FALSE);
+  g_assert_cmpstrv (dispatch_message_get_envelope_recipients (message), expected);
+  g_clear_pointer (&bytes, g_bytes_unref);
+  g_clear_pointer (&headers, g_free);
+  bytes = write_to_bytes (message, FALSE);
+  headers = header_block (bytes);
+  g_assert_nonnull (strstr (headers, "\r\nto: undisclosed recipients:"));
+}
+
+static void
+test_international_addresses (void)
+{
+  g_autoptr(DispatchMessage) message = new_message ();
+  g_autoptr(GError) error = NULL;
+  const char * const idn[] = { "user@xn--exmple-cua.org", NULL };
+
+  /* A non-ASCII domain travels as punycode and needs nothing from the server. */
+  dispatch_message_set_to (message, "user@exämple.org");
+  prepare (message, FALSE, FALSE);
+  g_assert_cmpstrv (dispatch_message_get_envelope_recipients (message), idn);
+  g_assert_false (dispatch_message_needs_smtputf8 (message));
+
+  /* A non-ASCII local part needs SMTPUTF8. */
+  dispatch_message_set_to (message, "jörg@example.org");
+  g_assert_false (dispatch_message_prepare (message, TRUE, FALSE, NULL, &error));
+  g_assert_error (error, DISPATCH_ERROR, DISPATCH_ERROR_INVALID_INPUT);
+  g_assert_nonnull (strstr (error->message, "“To”"));
+  g_assert_null (dispatch_message_get_envelope_from (message));
+
+  prepare (message, FALSE, TRUE);
+  g_assert_true (dispatch_message_needs_smtputf8 (message));
+  g_assert_cmpstr (dispatch_message_get_envelope_recipients (message)[0], ==, "jörg@example.org");
+}
+
+
+/* Errors */
+
+typedef struct
+{
+  const char *from;
+  const char *to;
+  const char *cc;
+  const char *bcc;
+  const char *subject;
+  const char *field;
+} BadInput;
+
+static const BadInput bad_inputs[] = {
+  { .subject = "Hi\r\nBcc: evil@example.com", .field = "Subject" },
+  { .subject = "Hi\nthere", .field = "Subject" },
+  { .subject = "Hi\rthere", .field = "Subject" },
+  { .to = "bob@example.net\r\nBcc: evil@example.com", .field = "To" },
+  { .to = "bob@example.net\n", .field = "To" },
+  { .cc = "carol@example.com\r", .field = "Cc" },
+  { .bcc = "x@example.com\nSubject: spam", .field = "Bcc" },
+  { .from = "ann@example.org\r\nBcc: evil@example.com", .field = "From" },
+  { .to = "not an address", .field = "To" },
+  { .to = "a@", .field = "To" },
+  { .to = "bob", .field = "To" },
+  { .to = "@example.net", .field = "To" },
+  { .to = "Bob <bob@example.net", .field = "To" },
+  { .to = "bob@example.net carol@example.com", .field = "To" },
+  { .cc = "carol@example.com, garbage", .field = "Cc" },
+  { .cc = "team: a;", .field = "Cc" },
+  { .bcc = "a..b@example.com", .field = "Bcc" },
+  { .from = "ann@", .field = "From" },
+  { .from = "", .field = "From" },
+  { .from = "ann@example.org, bob@example.org", .field = "From" },
+  { .from = "team: ann@example.org;", .field = "From" },
+  { .to = "", .cc = "", .bcc = "", .field = "To" },
+  { .to = "Undisclosed recipients:;", .field = "To" },
+};
+
+static void
+test_bad_input (void)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (bad_inputs); i++)
+    {
+      const BadInput *bad = &bad_inputs[i];
+      g_autoptr(DispatchMessage) message = new_message ();
+      g_autoptr(GError) error = NULL;
+      g_autofree char *quoted = g_strdup_printf ("“%s”", bad->field);
+
+      if (bad->from != NULL)
+        dispatch_message_set_from (message, bad->from);
+      if (bad->to != NULL)
+        dispatch_message_set_to (message, bad->to);
+      if (bad->cc != NULL)
+        dispatch_message_set_cc (message, bad->cc);
+      if (bad->bcc != NULL)
+        dispatch_message_set_bcc (message, bad->bcc);
+      if (bad->subject != NULL)
+        dispatch_message_set_subject (message, bad->subject);
+
+      g_test_message ("case %" G_GSIZE_FORMAT ": field %s", i, bad->field);
+      g_assert_false (dispatch_message_prepare (message, TRUE, TRUE, NULL, &error));
+      g_assert_error (error, DISPATCH_ERROR, DISPATCH_ERROR_INVALID_INPUT);
+      g_assert_cmpint (dispatch_error_get_stage (error), ==, DISPATCH_SMTP_STAGE_MESSAGE);
+      g_assert_nonnull (strstr (error->message, quoted));
+      g_assert_null (dispatch_message_get_envelope_from (message));
+    }
+}
+
+static void
+test_missing_from (void)
+{
+  g_autoptr(DispatchMessage) message = dispatch_message_new ();
+  g_autoptr(GError) error = NULL;
+
+  dispatch_message_set_to (message, "bob@example.net");
+  g_assert_false (dispatch_message_prepare (message, FALSE, FALSE, NULL, &error));
+  g_assert_error (error, DISPATCH_ERROR, DISPATCH_ERROR_INVALID_INPUT);
+  g_assert_nonnull (strstr (error->message, "“From”"));
+}
+
+static void
+test_unreadable_attachment (Fixture       *fixture,
+                            gconstpointer  data)
+{
+  g_autoptr(DispatchMessage) message = new_message ();
+  g_autofree char *missing_path = g_build_filename (fixture->dir, "missing.pdf", NULL);
+  g_autoptr(GFile) missing = g_file_new_for_path (missing_path);
+  g_autoptr(GFile) folder = g_file_new_for_path (fixture->dir);
+  g_autoptr(GFile) vanishing = NULL;
+  g_autoptr(GOutputStream) output = NULL;
+  g_autoptr(GError) error = NULL;
+
+  dispatch_message_add_attachment (message, missing);
+  g_assert_false (dispatch_message_prepare (message, FALSE, FALSE, NULL, &error));
+  g_assert_error (error, DISPATCH_ERROR, DISPATCH_ERROR_FILE);
+  g_assert_nonnull (strstr (error->message, "missing.pdf"));
+  g_assert_nonnull (strstr (error->message, "does not exist"));
+  g_clear_error (&error);
+
+  dispatch_message_clear_attachments (message);
+  dispatch_message_add_attachment (message, folder);
+  g_assert_false (dispatch_message_prepare (message, FALSE, FALSE, NULL, &error));
+  g_assert_error (error, DISPATCH_ERROR, DISPATCH_ERROR_FILE);
+  g_assert_nonnull (strstr (error->message, "folder"));
+  g_clear_error (&error);
+
+  if (getuid () != 0)
+    {
+      g_autoptr(GFile) locked = write_file (fixture, "locked.txt", "secret", 6);
+      g_autofree char *locked_path = g_file_get_path (locked);
+
+      g_assert_cmpint (g_chmod (locked_path, 0), ==, 0);
+      dispatch_message_clear_attachments (message);
+      dispatch_message_add_attachment (message, locked);
+      g_assert_false (dispatch_message_prepare (message, FALSE, FALSE, NULL, &error));
+      g_assert_error (error, DISPATCH_ERROR, DISPATCH_ERROR_FILE);
+      g_assert_nonnull (strstr (error->message, "locked.txt"));
+      g_assert_nonnull (strstr (error->message, "permission denied"));
+      g_clear_error (&error);
+    }
+
+  /* The file is read again while the message is written; if it is gone by then, the write
+   * fails naming it, and nothing pretends the message went out whole. */
+  vanishing = write_file (fixture, "holiday.jpg", "not really a jpeg", 17);
+  dispatch_message_clear_attachments (message);
+  dispatch_message_add_attachment (message, vanishing);
+  prepare (message, FALSE, FALSE);
+  g_assert_true (g_file_delete (vanishing, NULL, NULL));
+
+  output = g_memory_output_stream_new_resizable ();
+  g_assert_false (dispatch_message_write (message, output, TRUE, NULL, NULL, NULL, &error));
+  g_assert_error (error, DISPATCH_ERROR, DISPATCH_ERROR_FILE);
+  g_assert_nonnull (strstr (error->message, "holiday.jpg"));
+  g_clear_error (&error);
+
+  g_assert_cmpuint (dispatch_message_get_size (message, NULL, &error), ==, 0);
+  g_assert_error (error, DISPATCH_ERROR, DISPATCH_ERROR_FILE);
+}
+
+
+/* Structure and body */
+
+static void
+test_single_part (void)
+{
+  g_autoptr(DispatchMessage) message = new_message ();
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GMimeMessage) parsed = NULL;
+  g_autofree char *type = NULL;
+  g_autofree char *text = NULL;
+  GMimeObject *body;
+
+  prepare (message, FALSE, FALSE);
+  bytes = write_to_bytes (message, FALSE);
+  assert_wire_form (bytes);
+
+  parsed = parse_bytes (bytes);
+  body = g_mime_message_get_mime_part (parsed);
+  g_assert_true (GMIME_IS_TEXT_PART (body));
+  type = mime_type_of (body);
+  g_assert_cmpstr (type, ==, "text/plain");
+  g_assert_cmpstr (g_mime_object_get_content_type_parameter (body, "charset"), ==, "utf-8");
+  g_assert_cmpint (g_mime_part_get_content_encoding (GMIME_PART (body)), ==, GMIME_CONTENT_ENCODING_7BIT);
+
+  text = g_mime_text_part_get_text (GMIME_TEXT_PART (body));
+  g_assert_cmpstr (text, ==, "Hello Bob,\r\n\r\nsee you soon.\r\n");
+}
+
+static void
+test_attachments (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  g_autoptr(DispatchMessage) message = new_message ();
+  g_autoptr(GBytes) random = random_bytes (300 * 1024);
+  g_autoptr(GBytes) png = g_bytes_new_static (png_head, sizeof png_head);
+  const char *pdf_data = "%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< >>\nendobj\n";
+  g_autoptr(GFile) photo = write_file (fixture, "Grüße 📷.png", png_head, sizeof png_head);
+  g_autoptr(GFile) screenshot = write_file (fixture, "screenshot", png_head, sizeof png_head);
+  g_autoptr(GFile) report = write_file (fixture, "report.pdf", pdf_data, strlen (pdf_data));
+  g_autoptr(GFile) blob = write_file (fixture, "data.bin", g_bytes_get_data (random, NULL),
+                                      g_bytes_get_size (random));
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GMimeMessage) parsed = NULL;
+  struct {
+    const char *filename;
+    const char *type;
+    gboolean    is_inline;
+    GBytes     *content;
+  } expected[] = {
+    { "Grüße 📷.png", "image/png", TRUE, png },
+    { "screenshot", "image/png", TRUE, png },
+    { "report.pdf", "application/pdf", FALSE, NULL },
+    { "data.bin", "application/octet-stream", FALSE, random },
+  };
+  GMimeMultipart *mixed;
+  GMimeObject *text_part;
+  g_autofree char *text_type = NULL;
+  g_autofree char *text = NULL;
+
+  dispatch_message_add_attachment (message, photo);
+  dispatch_message_add_attachment (message, screenshot);
+  dispatch_message_add_attachment (message, report);
+  dispatch_message_add_attachment (message, blob);
+  dispatch_message_add_attachment (message, blob);   /* once only */
+  g_assert_cmpuint (dispatch_message_get_attachments (message)->len, ==, 4);
+  prepare (message, FALSE, FALSE);
+
+  bytes = write_to_bytes (message, FALSE);
+  assert_wire_form (bytes);
+  g_assert_true (is_seven_bit (bytes));
+  /* RFC 2231 for the non-ASCII name, not an RFC 2047 word in a parameter. */
+  g_assert_true (bytes_contain (bytes, "filename*="));
+  g_assert_false (bytes_contain (bytes, "filename=\"=?"));
+
+  parsed = parse_bytes (bytes);
+  g_assert_true (GMIME_IS_MULTIPART (g_mime_message_get_mime_part (parsed)));
+  mixed = GMIME_MULTIPART (g_mime_message_get_mime_part (parsed));
+  g_assert_cmpstr (g_mime_content_type_get_media_subtype (g_mime_object_get_content_type (GMIME_OBJECT (mixed))),
+                   ==, "mixed");
+  g_assert_cmpint (g_mime_multipart_get_count (mixed), ==, 1 + G_N_ELEMENTS (expected));
+
+  text_part = g_mime_multipart_get_part (mixed, 0);
+  text_type = mime_type_of (text_part);
+  g_assert_cmpstr (text_type, ==, "text/plain");
+  g_assert_cmpstr (g_mime_object_get_content_type_parameter (text_part, "charset"), ==, "utf-8");
+  text = g_mime_text_part_get_text (GMIME_TEXT_PART (text_part));
+  g_assert_cmpstr (text, ==, "Hello Bob,\r\n\r\nsee you soon.\r\n");
+
+  for (gsize i = 0; i < G_N_ELEMENTS (expected); i++)
+    {
+      GMimeObject *part = g_mime_multipart_get_part (mixed, i + 1);
+      GMimeContentDisposition *disposition = g_mime_object_get_content_disposition (part);
+      g_autofree char *type = mime_type_of (part);
+      g_autoptr(GBytes) content = decoded_content (part);
+
+      g_test_message ("attachment %s", expected[i].filename);
+      g_assert_cmpstr (type, ==, expected[i].type);
+      g_assert_nonnull (disposition);
+      g_assert_cmpstr (g_mime_content_disposition_get_disposition (disposition), ==,
+                       expected[i].is_inline ? "inline" : "attachment");
+      g_assert_cmpstr (g_mime_part_get_filename (GMIME_PART (part)), ==, expected[i].filename);
+      g_assert_cmpint (g_mime_part_get_content_encoding (GMIME_PART (part)), ==,
+                       GMIME_CONTENT_ENCODING_BASE64);
+      if (expected[i].content != NULL)
+        g_assert_true (g_bytes_equal (content, expected[i].content));
+      else
+        g_assert_cmpmem (g_bytes_get_data (content, NULL), g_bytes_get_size (content),
+                         pdf_data, strlen (pdf_data));
+    }
+
+  /* The list in the message is the list the caller keeps. */
+  dispatch_message_remove_attachment (message, screenshot);
+  g_assert_cmpuint (dispatch_message_get_attachments (message)->len, ==, 3);
+}
+
+static void
+test_line_endings (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autoptr(DispatchMessage) message = new_message ();
+  g_autoptr(GString) text = g_string_new ("unix\nwindows\r\nold mac\rmixed\r\r\n");
+  g_autoptr(GFile) blob = NULL;
+  g_autoptr(GBytes) random = random_bytes (10000);
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GMimeMessage) parsed = NULL;
+  g_autofree char *decoded = NULL;
+  g_autofree char *decoded_lf = NULL;
+  g_autofree char *expected_lf = NULL;
+  GMimeObject *text_part;
+
+  /* One line longer than SMTP allows, which only an encoding can carry. */
+  for (int i = 0; i < 300; i++)
+    g_string_append (text, "long ");
+  g_string_append (text, "\ntrailing spaces   \nend");
+  expected_lf = normalise_to_lf (text->str);
+
+  blob = write_file (fixture, "blob.dat", g_bytes_get_data (random, NULL), g_bytes_get_size (random));
+  dispatch_message_set_text (message, text->str);
+  dispatch_message_add_attachment (message, blob);
+
+  for (int allow_8bit = 0; allow_8bit <= 1; allow_8bit++)
+    {
+      prepare (message, allow_8bit, FALSE);
+      g_assert_false (dispatch_message_needs_8bitmime (message));
+
+      g_clear_pointer (&bytes, g_bytes_unref);
+      bytes = write_to_bytes (message, FALSE);
+      assert_wire_form (bytes);
+
+      g_clear_object (&parsed);
+      parsed = parse_bytes (bytes);
+      text_part = g_mime_multipart_get_part (GMIME_MULTIPART (g_mime_message_get_mime_part (parsed)), 0);
+      g_assert_cmpint (g_mime_part_get_content_encoding (GMIME_PART (text_part)), ==,
+                       GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
+
+      g_clear_pointer (&decoded, g_free);
+      g_clear_pointer (&decoded_lf, g_free);
+      decoded = g_mime_text_part_get_text (GMIME_TEXT_PART (text_part));
+      decoded_lf = normalise_to_lf (decoded);
+      g_assert_cmpstr (decoded_lf, ==, expected_lf);
+    }
+}
+
+typedef struct
+{
+  const char           *text;
+  gboolean              allow_8bit;
+  GMimeContentEncoding  encoding;
+} EncodingCase;
+
+static void
+test_text_encoding (void)
+{
+  const EncodingCase cases[] = {
+    { "Plain ASCII, short lines.\n", FALSE, GMIME_CONTENT_ENCODING_7BIT },
+    { "Plain ASCII, short lines.\n", TRUE, GMIME_CONTENT_ENCODING_7BIT },
+    /* a few accented letters in mostly ASCII text: quoted-printable */
+    { "Hello from Köln, see you next week at the office. Regards, Jörg\n", FALSE,
+      GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE },
+    { "Hello from Köln, see you next week at the office. Regards, Jörg\n", TRUE,
+      GMIME_CONTENT_ENCODING_8BIT },
+    /* mostly non-ASCII: base64 is shorter */
+    { "Привет, как дела? Увидимся завтра.\n", FALSE, GMIME_CONTENT_ENCODING_BASE64 },
+    { "Привет, как дела? Увидимся завтра.\n", TRUE, GMIME_CONTENT_ENCODING_8BIT },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(DispatchMessage) message = new_message ();
+      g_autoptr(GBytes) bytes = NULL;
+      g_autoptr(GMimeMessage) parsed = NULL;
+      g_autofree char *decoded = NULL;
+      g_autofree char *decoded_lf = NULL;
+      GMimeObject *body;
+
+      g_test_message ("case %" G_GSIZE_FORMAT, i);
+      dispatch_message_set_text (message, cases[i].text);
+      prepare (message, cases[i].allow_8bit, FALSE);
+      g_assert_cmpint (dispatch_message_needs_8bitmime (message), ==,
+                       cases[i].encoding == GMIME_CONTENT_ENCODING_8BIT);
+
+      bytes = write_to_bytes (message, FALSE);
+      assert_wire_form (bytes);
+      g_assert_cmpint (is_seven_bit (bytes), ==, cases[i].encoding != GMIME_CONTENT_ENCODING_8BIT);
+
+      parsed = parse_bytes (bytes);
+      body = g_mime_message_get_mime_part (parsed);
+      g_assert_cmpint (g_mime_part_get_content_encoding (GMIME_PART (body)), ==, cases[i].encoding);
+      decoded = g_mime_text_part_get_text (GMIME_TEXT_PART (body));
+      /* Base64 carries the canonical CRLF form of the text too. */
+      g_assert_true (g_str_has_suffix (decoded, "\r\n"));
+      decoded_lf = normalise_to_lf (decoded);
+      g_assert_cmpstr (decoded_lf, ==, cases[i].text);
+    }
+}
+
+static void
+test_dot_stuffing (void)
+{
+  g_autoptr(DispatchMessage) message = new_message ();
+  g_autoptr(GBytes) plain = NULL;
+  g_autoptr(GBytes) stuffed = NULL;
+
+  dispatch_message_set_text (message, ".\n.hidden\n..\nmiddle . dot\n.");
+  prepare (message, FALSE, FALSE);
+
+  plain = write_to_bytes (message, FALSE);
+  stuffed = write_to_bytes (message, TRUE);
+  assert_wire_form (plain);
+  assert_wire_form (stuffed);
+
+  g_assert_true (bytes_contain (plain, "\r\n\r\n.\r\n.hidden\r\n..\r\nmiddle . dot\r\n.\r\n"));
+  g_assert_true (bytes_contain (stuffed, "\r\n\r\n..\r\n..hidden\r\n...\r\nmiddle . dot\r\n..\r\n"));
+  g_assert_false (bytes_contain (stuffed, "\r\n.\r\n"));
+  g_assert_cmpuint (g_bytes_get_size (stuffed), ==, g_bytes_get_size (plain) + 4);
+}
+
+static void
+test_size_and_file (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  g_autoptr(DispatchMessage) message = new_message ();
+  g_autoptr(GBytes) random = random_bytes (100 * 1024);
+  g_autoptr(GFile) blob = write_file (fixture, "data.bin", g_bytes_get_data (random, NULL),
+                                      g_bytes_get_size (random));
+  g_autofree char *eml_path = g_build_filename (fixture->dir, "message.eml", NULL);
+  g_autoptr(GFile) eml = g_file_new_for_path (eml_path);
+  g_autoptr(GBytes) first = NULL;
+  g_autoptr(GBytes) second = NULL;
+  g_autoptr(GBytes) on_disk = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *source = NULL;
+  g_autofree char *preview = NULL;
+  const char *body;
+  gsize kept;
+  guint64 size;
+
+  dispatch_message_set_text (message, "Line one\n.dot line\nGrüße\n");
+  dispatch_message_add_attachment (message, blob);
+  prepare (message, FALSE, FALSE);
+
+  first = write_to_bytes (message, FALSE);
+  second = write_to_bytes (message, FALSE);
+  g_assert_true (g_bytes_equal (first, second));
+
+  size = dispatch_message_get_size (message, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (size, ==, g_bytes_get_size (first));
+
+  g_assert_true (dispatch_message_write_to_file (message, eml, NULL, &error));
+  g_assert_no_error (error);
+  on_disk = g_file_load_bytes (eml, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (on_disk, first));
+
+  /* Without a limit the source is the wire form; with one, the attachment is cut short. */
+  source = dispatch_message_to_string (message, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (source, strlen (source), g_bytes_get_data (first, NULL), g_bytes_get_size (first));
+
+  /* 1000 octets hold 12 whole base64 lines of 78; the preview is the source up to there,
+   * then the note. */
+  preview = dispatch_message_to_string (message, 1000, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_utf8_validate (preview, -1, NULL));
+  body = strstr (strstr (source, "Content-Disposition: attachment"), "\r\n\r\n") + 4;
+  kept = body - source + 12 * 78;
+  g_assert_cmpmem (preview, kept, source, kept);
+  g_assert_true (g_str_has_prefix (preview + kept, "[… the rest of this attachment ("));
+  g_assert_true (g_str_has_suffix (preview, "--\r\n"));
+  g_assert_cmpuint (strlen (preview), <, kept + 200);
+
+  /* A fresh prepare is a new message: new Message-ID and Date, so different bytes. */
+  prepare (message, FALSE, FALSE);
+  g_clear_pointer (&second, g_bytes_unref);
+  second = write_to_bytes (message, FALSE);
+  g_assert_false (g_bytes_equal (first, second));
+}
+
+typedef struct
+{
+  GArray *calls;
+} ProgressLog;
+
+static void
+on_progress (guint64  written,
+             gpointer user_data)
+{
+  ProgressLog *log = user_data;
+
+  g_array_append_val (log->calls, written);
+}
+
+static void
+test_progress (Fixture       *fixture,
+               gconstpointer  data)
+{
+  g_autoptr(DispatchMessage) message = new_message ();
+  g_autoptr(GBytes) random = random_bytes (300 * 1024);
+  g_autoptr(GFile) blob = write_file (fixture, "data.bin", g_bytes_get_data (random, NULL),
+                                      g_bytes_get_size (random));
+  g_autoptr(GOutputStream) output = g_memory_output_stream_new_resizable ();
+  g_autoptr(GError) error = NULL;
+  ProgressLog log = { g_array_new (FALSE, FALSE, sizeof (guint64)) };
+  gsize total;
+
+  dispatch_message_add_attachment (message, blob);
+  prepare (message, FALSE, FALSE);
+
+  g_assert_true (dispatch_message_write (message, output, TRUE, on_progress, &log, NULL, &error));
+  g_assert_no_error (error);
+  total = g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (output));
+
+  g_assert_cmpuint (log.calls->len, >=, 2);
+  g_assert_cmpuint (log.calls->len, <=, total / (64 * 1024) + 1);
+  /* Rising, at least 64 KiB apart except for the final call. */
+  for (guint i = 0; i < log.calls->len; i++)
+    {
+      guint64 previous = i > 0 ? g_array_index (log.calls, guint64, i - 1) : 0;
+      guint64 current = g_array_index (log.calls, guint64, i);
+
+      g_assert_cmpuint (current, >, previous);
+      if (i + 1 < log.calls->len)
+        g_assert_cmpuint (current - previous, >=, 64 * 1024);
+    }
+  g_assert_cmpuint (g_array_index (log.calls, guint64, log.calls->len - 1), ==, total);
+
+  g_array_unref (log.calls);
+}
+
+static void
+test_cancelled (Fixture       *fixture,
+                gconstpointer  data)
+{
+  g_autoptr(DispatchMessage) message = new_message ();
+  g_autoptr(GBytes) random = random_bytes (10 * 1024);
+  g_autoptr(GFile) blob = write_file (fixture, "data.bin", g_bytes_get_data (random, NULL),
+                                      g_bytes_get_size (random));
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GOutputStream) output = g_memory_output_stream_new_resizable ();
+  g_autofree char *eml_path = g_build_filename (fixture->dir, "cancelled.eml", NULL);
+  g_autoptr(GFile) eml = g_file_new_for_path (eml_path);
+  g_autoptr(GError) error = NULL;
+
+  dispatch_message_add_attachment (message, blob);
+  prepare (message, FALSE, FALSE);
+  g_cancellable_cancel (cancellable);
+
+  g_assert_false (dispatch_message_write (message, output, TRUE, NULL, NULL, cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+
+  g_assert_cmpuint (dispatch_message_get_size (message, cancellable, &error), ==, 0);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+
+  g_assert_false (dispatch_message_write_to_file (message, eml, cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_false (g_file_query_exists (eml, NULL));
+}
+
+
+/* Streaming: memory must not grow with the attachment. */
+
+typedef struct
+{
+  GOutputStream parent_instance;
+  guint64       count;
+} CountingStream;
+
+typedef struct
+{
+  GOutputStreamClass parent_class;
+} CountingStreamClass;
+
+static GType counting_stream_get_type (void);
+
+G_DEFINE_TYPE (CountingStream, counting_stream, G_TYPE_OUTPUT_STREAM)
+
+static gssize
+counting_stream_write (GOutputStream  *stream,
+                       const void     *buffer,
+                       gsize           count,
+                       GCancellable   *cancellable,
+                       GError        **error)
+{
+  ((CountingStream *) stream)->count += count;
+  return count;
+}
+
+static void
+counting_stream_class_init (CountingStreamClass *klass)
+{
+  G_OUTPUT_STREAM_CLASS (klass)->write_fn = counting_stream_write;
+}
+
+static void
+counting_stream_init (CountingStream *self)
+{
+}
+
+/* Peak resident memory in KiB, or 0 where /proc does not say. */
+static guint64
+peak_rss_kib (void)
+{
+  g_autofree char *status = NULL;
+  const char *line;
+
+  if (!g_file_get_contents ("/proc/self/status", &status, NULL, NULL))
+    return 0;
+  line = strstr (status, "\nVmHWM:");
+  if (line == NULL)
+    return 0;
+
+  return g_ascii_strtoull (line + strlen ("\nVmHWM:"), NULL, 10);
+}
+
+static void
+test_streaming (Fixture       *fixture,
+                gconstpointer  data)
+{
+  const gsize size = 20 * 1024 * 1024;
+  g_autoptr(DispatchMessage) message = new_message ();
+  g_autofree char *path = g_build_filename (fixture->dir, "big.bin", NULL);
+  g_autoptr(GFile) big = g_file_new_for_path (path);
+  g_autoptr(GFileOutputStream) file_output = NULL;
+  g_autoptr(GOutputStream) counter = NULL;
+  g_autoptr(GError) error = NULL;
+  guint32 chunk[16 * 1024];
+  guint64 before, after, expected;
+
+  /* Written in chunks, so that making the file does not raise the peak either. */
+  file_output = g_file_create (big, G_FILE_CREATE_NONE, NULL, &error);
+  g_assert_no_error (error);
+  for (gsize done = 0; done < size; done += sizeof chunk)
+    {
+      for (gsize i = 0; i < G_N_ELEMENTS (chunk); i++)
+        chunk[i] = g_random_int ();
+      g_output_stream_write_all (G_OUTPUT_STREAM (file_output), chunk, sizeof chunk, NULL, NULL, &error);
+      g_assert_no_error (error);
+    }
+  g_output_stream_close (G_OUTPUT_STREAM (file_output), NULL, &error);
+  g_assert_no_error (error);
+
+  dispatch_message_add_attachment (message, big);
+  prepare (message, FALSE, FALSE);
+
+  before = peak_rss_kib ();
+  if (before == 0)
+    {
+      g_test_skip ("no VmHWM in /proc/self/status");
+      return;
+    }
+
+  counter = g_object_new (counting_stream_get_type (), NULL);
+  g_assert_true (dispatch_message_write (message, counter, TRUE, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  expected = dispatch_message_get_size (message, NULL, &error);
+  g_assert_no_error (error);
+  after = peak_rss_kib ();
+
+  /* base64 makes 20 MiB about 27 MiB on the wire */
+  g_assert_cmpuint (((CountingStream *) counter)->count, >, size / 3 * 4);
+  g_assert_cmpuint (((CountingStream *) counter)->count, ==, expected);
+  g_test_message ("peak RSS before %" G_GUINT64_FORMAT " KiB, after %" G_GUINT64_FORMAT " KiB",
+                  before, after);
+  g_assert_cmpuint (after, <, before + 4 * 1024);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  g_mime_init ();
+  dispatch_engine_init ();
+
+  g_test_add_func ("/message/headers", test_headers);
+  g_test_add_func ("/message/non-ascii-names", test_non_ascii_names);
+  g_test_add_func ("/message/envelope", test_envelope);
+  g_test_add_func ("/message/bcc-only", test_bcc_only);
+  g_test_add_func ("/message/international-addresses", test_international_addresses);
+  g_test_add_func ("/message/bad-input", test_bad_input);
+  g_test_add_func ("/message/missing-from", test_missing_from);
+  g_test_add ("/message/unreadable-attachment", Fixture, NULL,
+              fixture_set_up, test_unreadable_attachment, fixture_tear_down);
+  g_test_add_func ("/message/single-part", test_single_part);
+  g_test_add ("/message/attachments", Fixture, NULL,
+              fixture_set_up, test_attachments, fixture_tear_down);
+  g_test_add ("/message/line-endings", Fixture, NULL,
+              fixture_set_up, test_line_endings, fixture_tear_down);
+  g_test_add_func ("/message/text-encoding", test_text_encoding);
+  g_test_add_func ("/message/dot-stuffing", test_dot_stuffing);
+  g_test_add ("/message/size-and-file", Fixture, NULL,
+              fixture_set_up, test_size_and_file, fixture_tear_down);
+  g_test_add ("/message/progress", Fixture, NULL,
+              fixture_set_up, test_progress, fixture_tear_down);
+  g_test_add ("/message/cancelled", Fixture, NULL,
+              fixture_set_up, test_cancelled, fixture_tear_down);
+  g_test_add ("/message/streaming", Fixture, NULL,
+              fixture_set_up, test_streaming, fixture_tear_down);
+
+  return g_test_run ();
+}
