@@ -21,7 +21,7 @@
 #define MAX_COMMAND_LINE   (64 * 1024)
 #define MAX_MESSAGE        (256 * 1024 * 1024)
 #define ENDLESS_LIMIT      (16 * 1024 * 1024)
-#define READ_CHUNK         16384
+#define CHUNK_SIZE         16384   /* per read, and per write of "endless" */
 #define DESCRIBE_MAX       300
 
 typedef enum {
@@ -71,7 +71,7 @@ struct _DispatchTestServer
   GByteArray   *buffer;              /* received and not yet used by a step */
   gsize         scanned;             /* leading bytes of @buffer known to hold no LF */
   guint64       consumed;            /* stream offset of @buffer's first byte */
-  guint64       received_at_reply;   /* stream offset of @buffer's end when the last reply went out */
+  guint64       received_at_reply;   /* stream offset of @buffer's end at the last reply */
   gboolean      write_closed;
   gboolean      peer_gone;
   GByteArray   *received;
@@ -360,7 +360,7 @@ receive (DispatchTestServer *self,
          gint64              deadline,
          GError            **error)
 {
-  guint8 chunk[READ_CHUNK];
+  guint8 chunk[CHUNK_SIZE];
   gssize n;
 
   if (deadline < 0)
@@ -880,16 +880,16 @@ step_endless (DispatchTestServer *self,
               GError            **error)
 {
   static const char start[] = "220 ";
-  g_autofree guint8 *chunk = g_malloc (READ_CHUNK);
+  g_autofree guint8 *chunk = g_malloc (CHUNK_SIZE);
   gsize sent = 0;
   g_autoptr(GError) local_error = NULL;
 
-  memset (chunk, 'A', READ_CHUNK);
+  memset (chunk, 'A', CHUNK_SIZE);
 
   if (write_bytes (self, start, strlen (start), &local_error))
     {
-      for (sent = strlen (start); sent < ENDLESS_LIMIT; sent += READ_CHUNK)
-        if (!write_bytes (self, chunk, READ_CHUNK, &local_error))
+      for (sent = strlen (start); sent < ENDLESS_LIMIT; sent += CHUNK_SIZE)
+        if (!write_bytes (self, chunk, CHUNK_SIZE, &local_error))
           break;
     }
 
