@@ -673,6 +673,186 @@ test_bdat_chunks (void)
   g_rmdir (dir);
 }
 
+/* BODY=8BITMIME only when offered and needed: UTF-8 text then goes as 8bit. */
+static void
+test_8bitmime (void)
+{
+  g_auto(Run) run = { 0 };
+  g_autoptr(DispatchTestServer) server = dispatch_test_server_new (
+    "send 220 mx ESMTP\n"
+    "expect EHLO *\n"
+    "send 250-mx\n"
+    "send 250 8BITMIME\n"
+    "expect MAIL FROM:<ann@example.org> BODY=8BITMIME\n"
+    "send 250 ok\n"
+    "expect RCPT TO:<bob@example.net>\n"
+    "send 250 ok\n"
+    "expect DATA\n"
+    "send 354 go\n"
+    "data\n"
+    "send 250 ok\n"
+    "expect QUIT\n"
+    "send 221 bye\n");
+  g_autoptr(DispatchAccount) account = NULL;
+  g_autoptr(DispatchMessage) message = make_message ();
+  g_autofree char *received = NULL;
+  guint16 port = dispatch_test_server_start (server);
+
+  dispatch_message_set_text (message, "Grüße aus Köln — schöne Woche!\n");
+  run_init (&run);
+  account = make_account (port, DISPATCH_SMTP_SECURITY_NONE);
+  run_session (&run, account, NULL, message);
+  finish_server (server);
+  g_assert_no_error (run.error);
+  received = message_text (server, 0);
+  g_assert_nonnull (strstr (received, "Content-Transfer-Encoding: 8bit"));
+  g_assert_nonnull (strstr (received, "Grüße aus Köln"));
+}
+
+/* Without 8BITMIME the same text is encoded to 7 bits and no BODY= is declared. */
+static void
+test_7bit_without_8bitmime (void)
+{
+  g_auto(Run) run = { 0 };
+  g_autoptr(DispatchTestServer) server = dispatch_test_server_new (
+    "send 220 mx ESMTP\n"
+    "expect EHLO *\n"
+    "send 250 mx\n"
+    "expect MAIL FROM:<ann@example.org>\n"
+    "send 250 ok\n"
+    "expect RCPT TO:<bob@example.net>\n"
+    "send 250 ok\n"
+    "expect DATA\n"
+    "send 354 go\n"
+    "data\n"
+    "send 250 ok\n"
+    "expect QUIT\n"
+    "send 221 bye\n");
+  g_autoptr(DispatchAccount) account = NULL;
+  g_autoptr(DispatchMessage) message = make_message ();
+  g_autofree char *received = NULL;
+  guint16 port = dispatch_test_server_start (server);
+
+  dispatch_message_set_text (message, "Grüße aus Köln — schöne Woche!\n");
+  run_init (&run);
+  account = make_account (port, DISPATCH_SMTP_SECURITY_NONE);
+  run_session (&run, account, NULL, message);
+  finish_server (server);
+  g_assert_no_error (run.error);
+  received = message_text (server, 0);
+  for (const char *p = received; *p != '\0'; p++)
+    g_assert_cmpuint ((guchar) *p, <, 0x80);
+}
+
+/* An internationalised address needs SMTPUTF8; with it, MAIL declares it. */
+static void
+test_smtputf8 (void)
+{
+  g_auto(Run) run = { 0 };
+  g_autoptr(DispatchTestServer) server = dispatch_test_server_new (
+    "send 220 mx ESMTP\n"
+    "expect EHLO *\n"
+    "send 250-mx\n"
+    "send 250-8BITMIME\n"
+    "send 250 SMTPUTF8\n"
+    "expect MAIL FROM:<ann@example.org>* SMTPUTF8\n"
+    "send 250 ok\n"
+    "expect RCPT TO:<jörg@example.net>\n"
+    "send 250 ok\n"
+    "expect DATA\n"
+    "send 354 go\n"
+    "data\n"
+    "send 250 ok\n"
+    "expect QUIT\n"
+    "send 221 bye\n");
+  g_autoptr(DispatchAccount) account = NULL;
+  g_autoptr(DispatchMessage) message = make_message ();
+  guint16 port = dispatch_test_server_start (server);
+
+  dispatch_message_set_to (message, "Jörg <jörg@example.net>");
+  run_init (&run);
+  account = make_account (port, DISPATCH_SMTP_SECURITY_NONE);
+  run_session (&run, account, NULL, message);
+  finish_server (server);
+  g_assert_no_error (run.error);
+}
+
+/* The same address to a server without SMTPUTF8 is refused before MAIL, naming the field. */
+static void
+test_smtputf8_missing (void)
+{
+  g_auto(Run) run = { 0 };
+  g_autoptr(DispatchTestServer) server = dispatch_test_server_new (
+    "send 220 mx ESMTP\n"
+    "expect EHLO *\n"
+    "send 250 mx\n"
+    "expect QUIT\n"
+    "send 221 bye\n");
+  g_autoptr(DispatchAccount) account = NULL;
+  g_autoptr(DispatchMessage) message = make_message ();
+  guint16 port = dispatch_test_server_start (server);
+
+  dispatch_message_set_to (message, "jörg@example.net");
+  run_init (&run);
+  account = make_account (port, DISPATCH_SMTP_SECURITY_NONE);
+  run_session (&run, account, NULL, message);
+  finish_server (server);
+  g_assert_error (run.error, DISPATCH_ERROR, DISPATCH_ERROR_INVALID_INPUT);
+  g_assert_nonnull (strstr (run.error->message, "To"));
+  g_assert_false (transcript_has (&run, "C: MAIL*"));
+}
+
+static void
+on_token_sent (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  on_sent (source, result, user_data);
+}
+
+/* XOAUTH2 with a bearer token; the token never reaches the transcript. */
+static void
+test_xoauth2 (void)
+{
+  g_auto(Run) run = { 0 };
+  g_autoptr(DispatchTestServer) server = dispatch_test_server_new (
+    "tls\n"
+    "send 220 smtp.gmail.com ESMTP\n"
+    "expect EHLO *\n"
+    "send 250-smtp.gmail.com\n"
+    "send 250 AUTH LOGIN PLAIN XOAUTH2\n"
+    "expect AUTH XOAUTH2 dXNlcj1hbGljZUBleGFtcGxlLm9yZwFhdXRoPUJlYXJlciB5YTI5LnRva2VuAQE=\n"
+    "send 235 2.7.0 Accepted\n"
+    "expect MAIL FROM:<ann@example.org>\n"
+    "send 250 ok\n"
+    "expect RCPT TO:<bob@example.net>\n"
+    "send 250 ok\n"
+    "expect DATA\n"
+    "send 354 go\n"
+    "data\n"
+    "send 250 ok\n"
+    "expect QUIT\n"
+    "send 221 bye\n");
+  g_autoptr(DispatchAccount) account = NULL;
+  g_autoptr(DispatchMessage) message = make_message ();
+  g_autoptr(DispatchSmtpSession) session = dispatch_smtp_session_new ();
+  guint16 port = dispatch_test_server_start (server);
+
+  run_init (&run);
+  account = make_account (port, DISPATCH_SMTP_SECURITY_TLS);
+  dispatch_account_set_user (account, "alice@example.org");
+  g_signal_connect (session, "transcript", G_CALLBACK (on_transcript), &run);
+  dispatch_smtp_session_send_async (session, account, NULL, "ya29.token", message, NULL,
+                                    on_token_sent, &run);
+  g_main_loop_run (run.loop);
+  finish_server (server);
+  g_assert_no_error (run.error);
+  g_assert_cmpstr (run.result->auth_mechanism, ==, "XOAUTH2");
+  assert_transcript_has (&run, "C: AUTH XOAUTH2 <redacted>");
+  g_assert_false (transcript_has (&run, "*ya29.token*"));
+  g_assert_false (transcript_has (&run, "*dXNlcj1hbGljZUBleGFtcGxlLm9yZwFhdXRoPUJlYXJlciB5YTI5LnRva2VuAQE=*"));
+}
+
 /* ─── TLS failures ──────────────────────────────────────────────────────────────────────── */
 
 static void
@@ -1439,6 +1619,11 @@ main (int   argc,
   g_test_add_func ("/session/implicit-tls", test_implicit_tls);
   g_test_add_func ("/session/bdat-one-flight", test_bdat_one_flight);
   g_test_add_func ("/session/bdat-chunks", test_bdat_chunks);
+  g_test_add_func ("/session/8bitmime", test_8bitmime);
+  g_test_add_func ("/session/7bit-without-8bitmime", test_7bit_without_8bitmime);
+  g_test_add_func ("/session/smtputf8", test_smtputf8);
+  g_test_add_func ("/session/smtputf8-missing", test_smtputf8_missing);
+  g_test_add_func ("/session/xoauth2", test_xoauth2);
   g_test_add_func ("/session/starttls-not-offered", test_starttls_not_offered);
   g_test_add_func ("/session/starttls-injection", test_starttls_injection);
   g_test_add_func ("/session/certificate/untrusted", test_certificate_untrusted);

@@ -386,6 +386,16 @@ handshake (DispatchSmtpConnection  *self,
   return TRUE;
 }
 
+/* GIO's connect and resolver messages repeat the host ("Could not connect to x: Connection
+ * refused"); ours already name it, so keep only the reason. */
+static const char *
+reason_of (const GError *error)
+{
+  const char *colon = strrchr (error->message, ':');
+
+  return colon != NULL && colon[1] == ' ' && colon[2] != '\0' ? colon + 2 : error->message;
+}
+
 gboolean
 dispatch_smtp_connection_connect (DispatchSmtpConnection  *self,
                                   const char              *host,
@@ -421,7 +431,7 @@ dispatch_smtp_connection_connect (DispatchSmtpConnection  *self,
         dispatch_set_error (error, DISPATCH_ERROR_HOST_NOT_FOUND, DISPATCH_SMTP_STAGE_CONNECT, NULL,
                             _("Check the server name for typing errors, and the network connection."),
                             /* Translators: %s is a server name, then the resolver's reason */
-                            _("The server %s could not be found: %s"), host, local_error->message);
+                            _("The server %s could not be found: %s"), host, reason_of (local_error));
       else if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
         dispatch_set_error (error, DISPATCH_ERROR_TIMEOUT, DISPATCH_SMTP_STAGE_CONNECT, NULL,
                             _("Check the server name and port, and whether a firewall blocks the port."),
@@ -431,7 +441,7 @@ dispatch_smtp_connection_connect (DispatchSmtpConnection  *self,
                             _("Check the server name and port, and that the server is running."),
                             /* Translators: server, port, then the system's reason */
                             _("Could not connect to %s port %u: %s"), host, port,
-                            local_error->message);
+                            reason_of (local_error));
       return FALSE;
     }
 
