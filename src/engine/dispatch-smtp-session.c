@@ -485,6 +485,37 @@ read_reply (Job                *job,
   return reply;
 }
 
+/* A connection that broke cannot carry a QUIT. */
+static gboolean
+check_wire (Job       *job,
+            gboolean   ok,
+            GError    *local_error,
+            GError   **error)
+{
+  if (!ok)
+    {
+      if (g_error_matches (local_error, DISPATCH_ERROR, DISPATCH_ERROR_CONNECTION_LOST))
+        job->can_quit = FALSE;
+      g_propagate_error (error, local_error);
+    }
+  return ok;
+}
+
+/* Queues a command for the next flight; @shown replaces it in the transcript (AUTH). */
+static gboolean
+queue_line (Job           *job,
+            const char    *line,
+            const char    *shown,
+            GCancellable  *cancellable,
+            GError       **error)
+{
+  GError *local_error = NULL;
+
+  return check_wire (job,
+                     dispatch_smtp_connection_queue (job->connection, line, shown, cancellable, &local_error),
+                     local_error, error);
+}
+
 static gboolean
 send_line (Job           *job,
            const char    *line,
@@ -492,34 +523,11 @@ send_line (Job           *job,
            GCancellable  *cancellable,
            GError       **error)
 {
-  g_autoptr(GError) local_error = NULL;
+  GError *local_error = NULL;
 
-  if (!dispatch_smtp_connection_send (job->connection, line, shown, cancellable, &local_error))
-    {
-      if (g_error_matches (local_error, DISPATCH_ERROR, DISPATCH_ERROR_CONNECTION_LOST))
-        job->can_quit = FALSE;
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static gboolean
-queue_line (Job           *job,
-            const char    *line,
-            GCancellable  *cancellable,
-            GError       **error)
-{
-  g_autoptr(GError) local_error = NULL;
-
-  if (!dispatch_smtp_connection_queue (job->connection, line, NULL, cancellable, &local_error))
-    {
-      if (g_error_matches (local_error, DISPATCH_ERROR, DISPATCH_ERROR_CONNECTION_LOST))
-        job->can_quit = FALSE;
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
-    }
-  return TRUE;
+  return queue_line (job, line, shown, cancellable, error) &&
+         check_wire (job, dispatch_smtp_connection_flush (job->connection, cancellable, &local_error),
+                     local_error, error);
 }
 
 static gboolean
@@ -1005,7 +1013,7 @@ queue_envelope (Job                *job,
 {
   g_autofree char *mail = build_mail_command (job, size, error);
 
-  if (mail == NULL || !queue_line (job, mail, cancellable, error))
+  if (mail == NULL || !queue_line (job, mail, NULL, cancellable, error))
     return FALSE;
 
   for (guint i = 0; recipients[i] != NULL; i++)
@@ -1014,7 +1022,7 @@ queue_envelope (Job                *job,
                                                              dispatch_message_needs_smtputf8 (job->message),
                                                              error);
 
-      if (rcpt == NULL || !queue_line (job, rcpt, cancellable, error))
+      if (rcpt == NULL || !queue_line (job, rcpt, NULL, cancellable, error))
         return FALSE;
     }
   return TRUE;
@@ -1097,7 +1105,7 @@ bdat_send_chunk (DispatchBdatStream  *self,
   g_autofree char *command = dispatch_smtp_command_bdat (self->chunk->len, last);
   GOutputStream *output = dispatch_smtp_connection_get_output (self->job->connection);
 
-  if (!queue_line (self->job, command, cancellable, error))
+  if (!queue_line (self->job, command, NULL, cancellable, error))
     return FALSE;
   if (!g_output_stream_write_all (output, self->chunk->data, self->chunk->len, NULL, cancellable, error))
     return FALSE;
@@ -1208,7 +1216,7 @@ transfer_with_data (Job                *job,
     {
       /* RFC 2920 §3.1: DATA may end the group; its reply tells whether to send the data. */
       if (!queue_envelope (job, job->total, recipients, cancellable, error) ||
-          !queue_line (job, DISPATCH_SMTP_COMMAND_DATA, cancellable, error))
+          !queue_line (job, DISPATCH_SMTP_COMMAND_DATA, NULL, cancellable, error))
         return FALSE;
       if (!read_envelope_replies (job, recipients, cancellable, &envelope_error) &&
           !g_error_matches (envelope_error, DISPATCH_ERROR, DISPATCH_ERROR_SENDER_REFUSED) &&
@@ -1254,7 +1262,7 @@ transfer_with_data (Job                *job,
 
   if (!write_message (job, dispatch_smtp_connection_get_output (job->connection), TRUE, cancellable, error))
     return FALSE;
-  if (!queue_line (job, DISPATCH_SMTP_DATA_END, cancellable, error))
+  if (!queue_line (job, DISPATCH_SMTP_DATA_END, NULL, cancellable, error))
     return FALSE;
   job->can_quit = TRUE;
   report_progress (job, job->total);
@@ -1263,7 +1271,7 @@ transfer_with_data (Job                *job,
   if (pipelining)
     {
       set_state (job, DISPATCH_SMTP_STATE_QUITTING);
-      if (!queue_line (job, DISPATCH_SMTP_COMMAND_QUIT, cancellable, error))
+      if (!queue_line (job, DISPATCH_SMTP_COMMAND_QUIT, NULL, cancellable, error))
         return FALSE;
       job->quit_sent = TRUE;
     }
@@ -1325,7 +1333,7 @@ transfer_with_bdat (Job                *job,
   if (pipelining)
     {
       set_state (job, DISPATCH_SMTP_STATE_QUITTING);
-      if (!queue_line (job, DISPATCH_SMTP_COMMAND_QUIT, cancellable, error))
+      if (!queue_line (job, DISPATCH_SMTP_COMMAND_QUIT, NULL, cancellable, error))
         return FALSE;
       job->quit_sent = TRUE;
     }
