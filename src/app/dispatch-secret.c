@@ -1,0 +1,200 @@
+/* dispatch-secret.c — the account password in the Secret Service (libsecret), never elsewhere.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "dispatch-secret.h"
+
+const SecretSchema *
+dispatch_secret_get_schema (void)
+{
+  static const SecretSchema schema = {
+    "io.github.dispatchmail.Dispatch.Password",
+    SECRET_SCHEMA_NONE,
+    {
+      { "host", SECRET_SCHEMA_ATTRIBUTE_STRING },
+      { "port", SECRET_SCHEMA_ATTRIBUTE_INTEGER },
+      { "user", SECRET_SCHEMA_ATTRIBUTE_STRING },
+      { NULL, 0 },
+    },
+  };
+
+  return &schema;
+}
+
+static void
+store_cb (GObject      *object,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!secret_password_store_finish (result, &error))
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+void
+dispatch_secret_store_async (const char          *host,
+                             guint                port,
+                             const char          *user,
+                             const char          *password,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autofree char *label = NULL;
+
+  g_return_if_fail (host != NULL);
+  g_return_if_fail (user != NULL);
+  g_return_if_fail (password != NULL);
+  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, dispatch_secret_store_async);
+
+  /* Translators: the name of the password in the keyring: "Dispatch: ann@example.org on smtp.example.org:587" */
+  label = g_strdup_printf (_("Dispatch: %s on %s:%u"), user, host, port);
+
+  secret_password_store (dispatch_secret_get_schema (),
+                         SECRET_COLLECTION_DEFAULT,
+                         label,
+                         password,
+                         cancellable,
+                         store_cb,
+                         g_steal_pointer (&task),
+                         "host", host,
+                         "port", (int) port,
+                         "user", user,
+                         NULL);
+}
+
+gboolean
+dispatch_secret_store_finish (GAsyncResult  *result,
+                              GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == dispatch_secret_store_async, FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+lookup_cb (GObject      *object,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  char *password;
+
+  password = secret_password_lookup_finish (result, &error);
+
+  if (error != NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, password, (GDestroyNotify) secret_password_free);
+}
+
+void
+dispatch_secret_lookup_async (const char          *host,
+                              guint                port,
+                              const char          *user,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (host != NULL);
+  g_return_if_fail (user != NULL);
+  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, dispatch_secret_lookup_async);
+
+  secret_password_lookup (dispatch_secret_get_schema (),
+                          cancellable,
+                          lookup_cb,
+                          g_steal_pointer (&task),
+                          "host", host,
+                          "port", (int) port,
+                          "user", user,
+                          NULL);
+}
+
+char *
+dispatch_secret_lookup_finish (GAsyncResult  *result,
+                               GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == dispatch_secret_lookup_async, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+clear_cb (GObject      *object,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean removed;
+
+  removed = secret_password_clear_finish (result, &error);
+
+  if (error != NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_boolean (task, removed);
+}
+
+void
+dispatch_secret_clear_async (const char          *host,
+                             guint                port,
+                             const char          *user,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (host != NULL);
+  g_return_if_fail (user != NULL);
+  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, dispatch_secret_clear_async);
+
+  secret_password_clear (dispatch_secret_get_schema (),
+                         cancellable,
+                         clear_cb,
+                         g_steal_pointer (&task),
+                         "host", host,
+                         "port", (int) port,
+                         "user", user,
+                         NULL);
+}
+
+gboolean
+dispatch_secret_clear_finish (GAsyncResult  *result,
+                              GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == dispatch_secret_clear_async, FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+dispatch_secret_free (char *password)
+{
+  if (password != NULL)
+    secret_password_free (password);
+}

@@ -1,0 +1,101 @@
+/* dispatch-window-private.h — what dispatch-window.c and dispatch-window-actions.c share.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include "dispatch-engine.h"
+#include "dispatch-transcript-view.h"
+#include "dispatch-window.h"
+
+G_BEGIN_DECLS
+
+struct _DispatchWindow
+{
+  AdwApplicationWindow    parent_instance;
+
+  /* Template widgets */
+  AdwToastOverlay        *toast_overlay;
+  AdwWindowTitle         *window_title;
+  GtkButton              *send_button;
+  GtkPaned               *paned;
+  GtkScrolledWindow      *compose_scroller;
+  GtkBox                 *compose_box;
+  GtkRevealer            *result_revealer;
+  GtkBox                 *result_card;
+  GtkImage               *result_icon;
+  GtkLabel               *result_title;
+  GtkLabel               *result_description;
+  GtkGrid                *result_details;
+  GtkLabel               *result_hint;
+  AdwActionRow           *from_row;
+  AdwEntryRow            *to_row;
+  AdwEntryRow            *cc_row;
+  AdwEntryRow            *bcc_row;
+  AdwEntryRow            *subject_row;
+  GtkLabel               *to_error;
+  GtkLabel               *cc_error;
+  GtkLabel               *bcc_error;
+  GtkToggleButton        *cc_bcc_button;
+  GtkTextView            *body_view;
+  GtkListBox             *attachments_list;
+  GtkRevealer            *status_revealer;
+  GtkLabel               *phase_label;
+  GtkProgressBar         *progress_bar;
+  DispatchTranscriptView *transcript_view;
+
+  /* Owned references */
+  GSettings              *settings;
+  GFile                  *draft_file;
+  DispatchSmtpSession    *session;      /* the send under way, NULL when idle */
+  DispatchAccount        *account;      /* what it was sent with, for the certificate dialog */
+  GCancellable           *cancellable;  /* of the send under way */
+  char                   *discarded;    /* the draft before "New Message", for Undo */
+
+  guint                   draft_timeout_id;
+  guint                   address_timeout_id;
+  guint                   pulse_id;
+  guint                   paste_counter;
+
+  guint                   show_transcript : 1;
+  guint                   restoring : 1;
+  guint                   draft_dirty : 1;
+  guint                   draft_writing : 1;
+  guint                   draft_delete_pending : 1;
+};
+
+static inline const char *
+_dispatch_window_row_text (AdwEntryRow *row)
+{
+  return gtk_editable_get_text (GTK_EDITABLE (row));
+}
+
+/* Asynchronous callbacks keep the window alive, not its widgets: after dispose they must let go. */
+static inline gboolean
+_dispatch_window_is_disposed (DispatchWindow *self)
+{
+  return self->toast_overlay == NULL;
+}
+
+/* dispatch-window.c */
+char            *_dispatch_window_dup_body           (DispatchWindow      *self);
+void             _dispatch_window_toast              (DispatchWindow      *self,
+                                                      const char          *title);
+gboolean         _dispatch_window_form_is_empty      (DispatchWindow      *self);
+DispatchMessage *_dispatch_window_build_message      (DispatchWindow      *self);
+gboolean         _dispatch_window_check_form         (DispatchWindow      *self,
+                                                      gboolean             show_errors);
+void             _dispatch_window_update_actions     (DispatchWindow      *self);
+void             _dispatch_window_draft_changed      (DispatchWindow      *self);
+void             _dispatch_window_draft_delete       (DispatchWindow      *self);
+char            *_dispatch_window_draft_serialize    (DispatchWindow      *self,
+                                                      gsize               *length);
+void             _dispatch_window_draft_restore      (DispatchWindow      *self,
+                                                      GKeyFile            *key_file);
+
+/* dispatch-window-actions.c: sending, results, certificates, attaching, pasting, exporting */
+void             _dispatch_window_class_actions_init (DispatchWindowClass *klass);
+gboolean         _dispatch_window_paste_shortcut_cb  (GtkWidget           *widget,
+                                                      GVariant            *args,
+                                                      gpointer             user_data);
+
+G_END_DECLS

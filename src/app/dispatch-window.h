@@ -1,0 +1,34 @@
+/* dispatch-window.h — the compose window: the form, sending with live status, the result.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <adwaita.h>
+
+G_BEGIN_DECLS
+
+#define DISPATCH_TYPE_WINDOW (dispatch_window_get_type ())
+
+G_DECLARE_FINAL_TYPE (DispatchWindow, dispatch_window, DISPATCH, WINDOW, AdwApplicationWindow)
+
+/* @application may be NULL (tests). The draft of the last session is restored. */
+DispatchWindow *dispatch_window_new            (GtkApplication *application);
+
+/* Fills the form from a mailto: link or the command line; NULL leaves a field as it is. */
+void            dispatch_window_prefill        (DispatchWindow *self,
+                                                const char     *to,
+                                                const char     *cc,
+                                                const char     *bcc,
+                                                const char     *subject,
+                                                const char     *body);
+/* Adds @file unless it is attached already. */
+void            dispatch_window_add_attachment (DispatchWindow *self,
+                                                GFile          *file);
+/* (element-type GFile) (transfer container) */
+GPtrArray      *dispatch_window_list_attachments (DispatchWindow *self);
+gboolean        dispatch_window_is_sending     (DispatchWindow *self);
+
+/* Where the draft lives: $XDG_DATA_HOME/dispatch/draft. */
+char           *dispatch_window_dup_draft_path (void);
+
+G_END_DECLS
