@@ -645,6 +645,14 @@ test_drop_files (void)
   dispatch_window_add_attachment (window, one);
   g_assert_cmpuint (n_attachments (window), ==, 2);
 
+  /* A folder is not an attachment. */
+  {
+    g_autoptr(GFile) folder = g_file_get_parent (one);
+
+    dispatch_window_add_attachment (window, folder);
+    g_assert_cmpuint (n_attachments (window), ==, 2);
+  }
+
   close_window (window);
 }
 

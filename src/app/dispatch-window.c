@@ -507,6 +507,18 @@ dispatch_window_add_attachment (DispatchWindow *self,
         return;
     }
 
+  /* A dropped or restored folder would only fail at Send; say so now. A stat of a local
+   * or portal path does not stall the window. */
+  if (g_file_query_file_type (file, G_FILE_QUERY_INFO_NONE, NULL) == G_FILE_TYPE_DIRECTORY)
+    {
+      g_autofree char *name = g_file_get_basename (file);
+      /* Translators: %s is a folder name */
+      g_autofree char *message = g_strdup_printf (_("“%s” is a folder: only files can be attached"), name);
+
+      _dispatch_window_toast (self, message);
+      return;
+    }
+
   row = dispatch_attachment_row_new (file);
   g_signal_connect_object (row, "remove", G_CALLBACK (attachment_remove_cb), self, G_CONNECT_SWAPPED);
   gtk_list_box_append (self->attachments_list, row);
