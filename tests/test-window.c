@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <adwaita.h>
+#include <gmime/gmime.h>
 #include <glib/gstdio.h>
 
 #include "dispatch-attachment-row.h"
@@ -917,6 +918,67 @@ test_view_source (void)
   remove_draft ();
 }
 
+/* "Save as .eml…": the file is the message, parsed back whole, attachment included. */
+static void
+test_save_eml (void)
+{
+  g_autoptr(GFile) image = make_image_file ("saved.png");
+  g_autofree char *dir = g_dir_make_tmp ("dispatch-eml-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "lab.eml", NULL);
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autofree char *contents = NULL;
+  g_autofree char *image_path = g_file_get_path (image);
+  g_autofree char *image_bytes = NULL;
+  gsize image_len = 0;
+  /* GMime 3.2 declares no autoptr cleanups. */
+  GMimeStream *stream;
+  GMimeParser *parser;
+  GMimeMessage *message;
+  GMimeStream *decoded;
+  GMimeObject *mixed;
+  GMimeObject *part;
+  GByteArray *decoded_bytes;
+  DispatchWindow *window;
+  gsize len = 0;
+
+  remove_draft ();
+  configure_account (2525);
+  window = open_window ();
+  fill_form (window);
+  dispatch_window_add_attachment (window, image);
+
+  dispatch_window_save_message (window, file);
+  WAIT_UNTIL (find_label (GTK_WIDGET (window), "Saved as “lab.eml”"));
+
+  g_assert_true (g_file_get_contents (path, &contents, &len, NULL));
+  g_assert_null (strstr (contents, "\r\n..")); /* no dot-stuffing in a file */
+  stream = g_mime_stream_mem_new_with_buffer (contents, len);
+  parser = g_mime_parser_new_with_stream (stream);
+  message = g_mime_parser_construct_message (parser, NULL);
+  g_assert_nonnull (message);
+  g_assert_cmpstr (g_mime_message_get_subject (message), ==, "Lab 3: SMTP by hand");
+
+  g_assert_true (g_file_get_contents (image_path, &image_bytes, &image_len, NULL));
+  mixed = g_mime_message_get_mime_part (message);
+  g_assert_true (GMIME_IS_MULTIPART (mixed));
+  g_assert_cmpint (g_mime_multipart_get_count (GMIME_MULTIPART (mixed)), ==, 2);
+  part = g_mime_multipart_get_part (GMIME_MULTIPART (mixed), 1);
+  g_assert_true (GMIME_IS_PART (part));
+  g_assert_cmpstr (g_mime_part_get_filename (GMIME_PART (part)), ==, "saved.png");
+  decoded = g_mime_stream_mem_new ();
+  g_mime_data_wrapper_write_to_stream (g_mime_part_get_content (GMIME_PART (part)), decoded);
+  decoded_bytes = g_mime_stream_mem_get_byte_array (GMIME_STREAM_MEM (decoded));
+  g_assert_cmpmem (decoded_bytes->data, decoded_bytes->len, image_bytes, image_len);
+
+  g_object_unref (decoded);
+  g_object_unref (message);
+  g_object_unref (parser);
+  g_object_unref (stream);
+  close_window (window);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 static void
 test_help_overlay (void)
 {
@@ -1028,6 +1090,7 @@ main (int   argc,
   g_test_add_func ("/window/prefill", test_prefill);
   g_test_add_func ("/window/untrusted-certificate", test_untrusted_certificate);
   g_test_add_func ("/window/view-source", test_view_source);
+  g_test_add_func ("/window/save-eml", test_save_eml);
   g_test_add_func ("/window/send-with-password", test_send_with_password);
   g_test_add_func ("/transcript/lines", test_transcript);
   g_test_add_func ("/app/help-overlay", test_help_overlay);

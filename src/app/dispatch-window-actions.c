@@ -953,6 +953,16 @@ save_eml_cb (GObject      *object,
   _dispatch_window_toast (self, message);
 }
 
+void
+dispatch_window_save_message (DispatchWindow *self,
+                              GFile          *file)
+{
+  g_return_if_fail (DISPATCH_IS_WINDOW (self));
+  g_return_if_fail (G_IS_FILE (file));
+
+  run_export (self, file, save_eml_cb);
+}
+
 static void
 save_eml_response_cb (GtkNativeDialog *dialog,
                       int              response,
@@ -962,7 +972,7 @@ save_eml_response_cb (GtkNativeDialog *dialog,
     {
       g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
 
-      run_export (self, file, save_eml_cb);
+      dispatch_window_save_message (self, file);
     }
 
   g_object_unref (dialog);

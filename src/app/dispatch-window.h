@@ -26,6 +26,9 @@ void            dispatch_window_add_attachment (DispatchWindow *self,
                                                 GFile          *file);
 /* (element-type GFile) (transfer container) */
 GPtrArray      *dispatch_window_list_attachments (DispatchWindow *self);
+/* "Save as .eml…" once a file is chosen: written in a worker thread, a toast says the outcome. */
+void            dispatch_window_save_message   (DispatchWindow *self,
+                                                GFile          *file);
 gboolean        dispatch_window_is_sending     (DispatchWindow *self);
 
 /* Where the draft lives: $XDG_DATA_HOME/dispatch/draft. */
