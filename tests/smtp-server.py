@@ -52,9 +52,20 @@ class SingleUserAuthenticator:
 class MaildirHandler:
     """Stores each message byte for byte and logs its envelope."""
 
-    def __init__(self, maildir, envelope_log):
+    def __init__(self, maildir, envelope_log, known_recipients=None):
         self._maildir = mailbox.Maildir(maildir, factory=None, create=True) if maildir else None
         self._envelope_log = envelope_log
+        self._known = ({a.lower() for a in known_recipients}
+                       if known_recipients else None)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        # Like a real mailbox server, refuse addresses it has no mailbox for, so that a
+        # partly refused envelope can be tested; aiosmtpd itself accepts everyone.
+        if self._known is not None and address.lower() not in self._known:
+            return '550 5.1.1 <%s>: Recipient address rejected: User unknown' % address
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return '250 OK'
 
     async def handle_DATA(self, server, session, envelope):
         # original_content is what came off the wire after dot-unstuffing, before any decoding;
@@ -117,6 +128,8 @@ def parse_args(argv):
     p.add_argument('--envelope-log', help='append one JSON line per message received')
     p.add_argument('--max-size', type=int, default=32 * 1024 * 1024,
                    help='largest message accepted, in bytes (SIZE)')
+    p.add_argument('--known-recipient', action='append', metavar='ADDRESS',
+                   help='accept RCPT only for these addresses (repeat); default: everyone')
     args = p.parse_args(argv)
 
     if bool(args.tls_cert) != bool(args.tls_key):
@@ -173,7 +186,7 @@ def main(argv):
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    handler = MaildirHandler(args.maildir, args.envelope_log)
+    handler = MaildirHandler(args.maildir, args.envelope_log, args.known_recipient)
     # The unthreaded controller binds inside begin() and lets us read the real port back; the
     # threaded one would try to connect to port 0 to "trigger" the server.
     controller = UnthreadedController(
