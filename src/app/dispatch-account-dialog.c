@@ -527,6 +527,39 @@ dispatch_account_dialog_class_init (DispatchAccountDialogClass *klass)
   gtk_widget_class_install_action (widget_class, "account.test", NULL, test_action);
 }
 
+/* libadwaita 1.2 names the password row's icon buttons (show the text, apply) by tooltip only,
+ * which GTK 4.8 gives screen readers as a description, leaving the button without a name. The
+ * tooltip's words become the name too, and follow it from "Show Text" to "Hide Text". */
+static void
+icon_button_tooltip_cb (GtkWidget  *button,
+                        GParamSpec *pspec,
+                        gpointer    user_data)
+{
+  const char *tooltip = gtk_widget_get_tooltip_text (button);
+
+  if (tooltip != NULL)
+    gtk_accessible_update_property (GTK_ACCESSIBLE (button), GTK_ACCESSIBLE_PROPERTY_LABEL, tooltip, -1);
+  else
+    gtk_accessible_reset_property (GTK_ACCESSIBLE (button), GTK_ACCESSIBLE_PROPERTY_LABEL);
+}
+
+static void
+name_icon_buttons_by_tooltip (GtkWidget *widget)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget);
+       child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      if (GTK_IS_BUTTON (child) && GTK_IS_IMAGE (gtk_button_get_child (GTK_BUTTON (child))))
+        {
+          icon_button_tooltip_cb (child, NULL, NULL);
+          g_signal_connect (child, "notify::tooltip-text", G_CALLBACK (icon_button_tooltip_cb), NULL);
+        }
+      else
+        name_icon_buttons_by_tooltip (child);
+    }
+}
+
 static void
 dispatch_account_dialog_init (DispatchAccountDialog *self)
 {
@@ -565,6 +598,8 @@ dispatch_account_dialog_init (DispatchAccountDialog *self)
                            G_CALLBACK (password_changed_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->password_row, "apply",
                            G_CALLBACK (save_password), self, G_CONNECT_SWAPPED);
+
+  name_icon_buttons_by_tooltip (GTK_WIDGET (self->password_row));
 
   update_provider_help (self);
   sender_address_changed_cb (self);

@@ -210,15 +210,56 @@ dispatch_application_startup (GApplication *application)
                                            accels[i].action, accels[i].accels);
 }
 
+/* GTK 4.8's shortcuts window has a search button with only an icon: no tooltip, and no name for
+ * screen readers. */
+static void
+name_search_button (GtkWidget *widget)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget);
+       child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      if (GTK_IS_TOGGLE_BUTTON (child) &&
+          g_strcmp0 (gtk_button_get_icon_name (GTK_BUTTON (child)), "edit-find-symbolic") == 0 &&
+          gtk_widget_get_tooltip_text (child) == NULL)
+        {
+          gtk_widget_set_tooltip_text (child, _("Search Shortcuts"));
+          gtk_accessible_update_property (GTK_ACCESSIBLE (child),
+                                          GTK_ACCESSIBLE_PROPERTY_LABEL, _("Search Shortcuts"),
+                                          -1);
+        }
+      else
+        name_search_button (child);
+    }
+}
+
+/* GtkApplication gives each window its shortcuts window here. */
+static void
+dispatch_application_window_added (GtkApplication *application,
+                                   GtkWindow      *window)
+{
+  GtkShortcutsWindow *overlay = NULL;
+
+  GTK_APPLICATION_CLASS (dispatch_application_parent_class)->window_added (application, window);
+
+  if (GTK_IS_APPLICATION_WINDOW (window))
+    overlay = gtk_application_window_get_help_overlay (GTK_APPLICATION_WINDOW (window));
+
+  if (overlay != NULL && gtk_window_get_titlebar (GTK_WINDOW (overlay)) != NULL)
+    name_search_button (gtk_window_get_titlebar (GTK_WINDOW (overlay)));
+}
+
 static void
 dispatch_application_class_init (DispatchApplicationClass *klass)
 {
   GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
+  GtkApplicationClass *gtk_app_class = GTK_APPLICATION_CLASS (klass);
 
   app_class->activate = dispatch_application_activate;
   app_class->startup = dispatch_application_startup;
   app_class->command_line = dispatch_application_command_line;
   app_class->handle_local_options = dispatch_application_handle_local_options;
+  gtk_app_class->window_added = dispatch_application_window_added;
 }
 
 static void

@@ -590,7 +590,8 @@ show_certificate_dialog (DispatchWindow *self,
                                   host, port, reasons);
 
   grid = g_object_new (GTK_TYPE_GRID, "column-spacing", 12, "row-spacing", 6, NULL);
-  add_grid_row (GTK_GRID (grid), 0, _("Subject"), subject ? subject : _("unknown"), FALSE);
+  /* Translators: the certificate's subject, the entity it was issued to — not a message subject */
+  add_grid_row (GTK_GRID (grid), 0, C_("certificate", "Subject"), subject ? subject : _("unknown"), FALSE);
   add_grid_row (GTK_GRID (grid), 1, _("Issuer"), issuer ? issuer : _("unknown"), FALSE);
   add_grid_row (GTK_GRID (grid), 2, _("Valid"), validity ? validity : _("unknown"), FALSE);
   add_grid_row (GTK_GRID (grid), 3, _("SHA-256"), pretty_fingerprint, TRUE);
