@@ -33,6 +33,12 @@ struct _DispatchSmtpConnection
   GTlsCertificate *rejected_certificate;
   GTlsCertificateFlags rejected_flags;
 
+  /* Trust anchors, loaded in a thread of their own while we wait for the server: reading the
+   * system store takes tens of milliseconds that need not sit between two round trips. */
+  GThread *database_thread;
+  GTlsDatabase *database;
+  GError *database_error;
+
   guint timeout;
   DispatchSmtpTranscriptFunc transcript;
   gpointer transcript_data;
@@ -47,6 +53,7 @@ dispatch_smtp_connection_dispose (GObject *object)
 
   dispatch_smtp_connection_close (self);
   g_clear_object (&self->rejected_certificate);
+  g_clear_pointer (&self->database_thread, g_thread_join);
 
   G_OBJECT_CLASS (dispatch_smtp_connection_parent_class)->dispose (object);
 }
@@ -60,6 +67,8 @@ dispatch_smtp_connection_finalize (GObject *object)
   g_free (self->host);
   g_free (self->ca_file);
   g_free (self->pinned_sha256);
+  g_clear_object (&self->database);
+  g_clear_error (&self->database_error);
 
   G_OBJECT_CLASS (dispatch_smtp_connection_parent_class)->finalize (object);
 }
@@ -144,6 +153,27 @@ dispatch_smtp_connection_set_trust (DispatchSmtpConnection *self,
   self->ca_file = g_strdup (ca_file);
   g_free (self->pinned_sha256);
   self->pinned_sha256 = pinned_sha256 ? dispatch_smtp_normalize_sha256 (pinned_sha256) : NULL;
+}
+
+static gpointer
+load_database (gpointer data)
+{
+  DispatchSmtpConnection *self = data;
+
+  if (self->ca_file != NULL)
+    self->database = g_tls_file_database_new (self->ca_file, &self->database_error);
+  else
+    self->database = g_tls_backend_get_default_database (g_tls_backend_get_default ());
+  return NULL;
+}
+
+void
+dispatch_smtp_connection_prepare_tls (DispatchSmtpConnection *self)
+{
+  g_return_if_fail (DISPATCH_IS_SMTP_CONNECTION (self));
+
+  if (self->database_thread == NULL && self->database == NULL && self->database_error == NULL)
+    self->database_thread = g_thread_new ("dispatch-trust", load_database, self);
 }
 
 char *
@@ -304,29 +334,39 @@ handshake (DispatchSmtpConnection  *self,
   g_autofree char *version = NULL;
   g_autofree char *cipher = NULL;
 
-  identity = g_network_address_new (self->host, self->port);
-  tls = g_tls_client_connection_new (self->stream, identity, &local_error);
-  if (tls == NULL)
+  if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
     {
       dispatch_set_error (error, DISPATCH_ERROR_TLS_FAILED, DISPATCH_SMTP_STAGE_TLS, NULL,
                           _("Install glib-networking, which provides TLS for GIO."),
-                          _("TLS is not available: %s"), local_error->message);
+                          _("TLS is not available on this system."));
       return FALSE;
     }
 
-  if (self->ca_file != NULL)
+  dispatch_smtp_connection_prepare_tls (self);
+  g_clear_pointer (&self->database_thread, g_thread_join);
+  if (self->database_error != NULL)
     {
-      g_autoptr(GTlsDatabase) database = g_tls_file_database_new (self->ca_file, &local_error);
+      dispatch_set_error (error, DISPATCH_ERROR_FILE, DISPATCH_SMTP_STAGE_TLS, NULL, NULL,
+                          /* Translators: %s is a file name, then the reason */
+                          _("Could not read the CA file %s: %s"), self->ca_file,
+                          self->database_error->message);
+      return FALSE;
+    }
 
-      if (database == NULL)
-        {
-          dispatch_set_error (error, DISPATCH_ERROR_FILE, DISPATCH_SMTP_STAGE_TLS, NULL, NULL,
-                              /* Translators: %s is a file name, then the reason */
-                              _("Could not read the CA file %s: %s"), self->ca_file,
-                              local_error->message);
-          return FALSE;
-        }
-      g_tls_connection_set_database (G_TLS_CONNECTION (tls), database);
+  /* The database goes in at construction: set later, GIO would first load the system store
+   * for nothing. */
+  identity = g_network_address_new (self->host, self->port);
+  tls = g_initable_new (g_tls_backend_get_client_connection_type (g_tls_backend_get_default ()),
+                        cancellable, &local_error,
+                        "base-io-stream", self->stream,
+                        "server-identity", identity,
+                        "database", self->database,
+                        NULL);
+  if (tls == NULL)
+    {
+      dispatch_set_error (error, DISPATCH_ERROR_TLS_FAILED, DISPATCH_SMTP_STAGE_TLS, NULL, NULL,
+                          _("TLS is not available: %s"), local_error->message);
+      return FALSE;
     }
 
   g_clear_object (&self->rejected_certificate);
@@ -417,8 +457,14 @@ dispatch_smtp_connection_connect (DispatchSmtpConnection  *self,
   self->host = g_strdup (host);
   self->port = port;
 
+  if (implicit_tls)
+    dispatch_smtp_connection_prepare_tls (self);
+
   client = g_socket_client_new ();
   g_socket_client_set_timeout (client, self->timeout);
+  /* SMTP goes straight to the server: HTTP proxies cannot carry it, and looking one up
+   * loads libproxy and its C++ runtime, a third of our memory. */
+  g_socket_client_set_enable_proxy (client, FALSE);
 
   notef (self, "Connecting to %s port %u", host, port);
   self->socket_connection = g_socket_client_connect_to_host (client, host, port, cancellable,

@@ -37,6 +37,11 @@ void                    dispatch_smtp_connection_set_trust    (DispatchSmtpConne
                                                                const char             *ca_file,
                                                                const char             *pinned_sha256);
 
+/* Starts loading the trust anchors (the CA file, or the system store) in the background, so
+ * that the TLS handshake does not wait for them. Call early when TLS will follow (STARTTLS);
+ * implicit TLS does it by itself. */
+void                    dispatch_smtp_connection_prepare_tls  (DispatchSmtpConnection *self);
+
 /* TCP connect; with @implicit_tls the TLS handshake follows at once (port 465). */
 gboolean                dispatch_smtp_connection_connect      (DispatchSmtpConnection *self,
                                                                const char             *host,

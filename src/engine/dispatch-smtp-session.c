@@ -528,6 +528,9 @@ step_connect (DispatchSmtpJob  *job,
                                       dispatch_account_get_ca_file (job->account),
                                       dispatch_account_get_pinned_sha256 (job->account));
 
+  if (security == DISPATCH_SMTP_SECURITY_STARTTLS)
+    dispatch_smtp_connection_prepare_tls (job->connection);
+
   if (!dispatch_smtp_connection_connect (job->connection, dispatch_smtp_job_host (job),
                                          dispatch_account_get_effective_port (job->account),
                                          security == DISPATCH_SMTP_SECURITY_TLS,
