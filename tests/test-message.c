@@ -442,6 +442,12 @@ static const BadInput bad_inputs[] = {
   { .from = "team: ann@example.org;", .field = "From" },
   { .to = "", .cc = "", .bcc = "", .field = "To" },
   { .to = "Undisclosed recipients:;", .field = "To" },
+  /* Valid in a header, but no envelope command can carry them (found by fuzz/fuzz-message). */
+  { .from = "\"ann smith\"@example.org", .field = "From" },
+  { .bcc = "\"dave <x>\"@example.net", .field = "Bcc" },
+  /* Longer than RFC 5321 allows; they would also make unfoldable header lines. */
+  { .to = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.org", .field = "To" },
+  { .cc = "ann@bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc.ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd.eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee.org", .field = "Cc" },
 };
 
 static void
@@ -572,6 +578,34 @@ test_single_part (void)
 
   text = g_mime_text_part_get_text (GMIME_TEXT_PART (body));
   g_assert_cmpstr (text, ==, "Hello Bob,\r\n\r\nsee you soon.\r\n");
+}
+
+/* A message may have no text at all (a subject, an attachment); found by fuzz/fuzz-message. */
+static void
+test_empty_text (void)
+{
+  const char *texts[] = { NULL, "" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (texts); i++)
+    {
+      g_autoptr(DispatchMessage) message = new_message ();
+      g_autoptr(GBytes) bytes = NULL;
+      g_autoptr(GMimeMessage) parsed = NULL;
+      g_autofree char *text = NULL;
+      GMimeObject *body;
+
+      dispatch_message_set_text (message, texts[i]);
+      prepare (message, FALSE, FALSE);
+      bytes = write_to_bytes (message, FALSE);
+      assert_wire_form (bytes);
+      g_assert_cmpuint (dispatch_message_get_size (message, NULL, NULL), ==, g_bytes_get_size (bytes));
+
+      parsed = parse_bytes (bytes);
+      body = g_mime_message_get_mime_part (parsed);
+      g_assert_true (GMIME_IS_TEXT_PART (body));
+      text = g_mime_text_part_get_text (GMIME_TEXT_PART (body));
+      g_assert_cmpstr (text, ==, "");
+    }
 }
 
 static void
@@ -781,6 +815,302 @@ test_dot_stuffing (void)
   g_assert_true (bytes_contain (stuffed, "\r\n\r\n..\r\n..hidden\r\n...\r\nmiddle . dot\r\n..\r\n"));
   g_assert_false (bytes_contain (stuffed, "\r\n.\r\n"));
   g_assert_cmpuint (g_bytes_get_size (stuffed), ==, g_bytes_get_size (plain) + 4);
+}
+
+/* What DATA does to a message, undone: the first "." of every line that starts with one.
+ * @n_dots counts them. */
+static GBytes *
+unstuff (GBytes *stuffed,
+         gsize  *n_dots)
+{
+  gsize len;
+  const char *data = g_bytes_get_data (stuffed, &len);
+  GByteArray *plain = g_byte_array_sized_new (len);
+  gboolean at_line_start = TRUE;
+
+  *n_dots = 0;
+  for (gsize i = 0; i < len; i++)
+    {
+      if (at_line_start && data[i] == '.')
+        {
+          g_assert_cmpuint (i + 1, <, len);
+          /* a line of just "." would end DATA early */
+          g_assert_false (data[i + 1] == '\r');
+          (*n_dots)++;
+          i++;
+        }
+      g_byte_array_append (plain, (const guint8 *) data + i, 1);
+      at_line_start = data[i] == '\n';
+    }
+
+  return g_byte_array_free_to_bytes (plain);
+}
+
+static gsize
+count_dot_lines (GBytes *bytes)
+{
+  gsize len;
+  const char *data = g_bytes_get_data (bytes, &len);
+  gsize n = 0;
+
+  for (gsize i = 0; i < len; i++)
+    if (data[i] == '.' && (i == 0 || data[i - 1] == '\n'))
+      n++;
+
+  return n;
+}
+
+/* The stuffed form is the plain one with a "." more on exactly the lines that start with one. */
+static void
+assert_stuffing (GBytes *plain,
+                 GBytes *stuffed)
+{
+  g_autoptr(GBytes) unstuffed = NULL;
+  gsize n_dots;
+
+  unstuffed = unstuff (stuffed, &n_dots);
+  g_assert_true (g_bytes_equal (unstuffed, plain));
+  g_assert_cmpuint (n_dots, ==, count_dot_lines (plain));
+  g_assert_cmpuint (g_bytes_get_size (stuffed), ==, g_bytes_get_size (plain) + n_dots);
+}
+
+/* Each way a line can end, alone or next to another, at the start, inside and at the end of
+ * the text, in every transfer encoding the text part can get: only CRLF reaches the wire,
+ * and the text comes back with one CRLF for each line end the user typed. */
+static void
+test_text_line_ends (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  const char *ends[] = { "\n", "\r", "\r\n", "\n\r", "\r\r\n", "\n\n", "\r\r", "\n\r\n", "\r\n\r" };
+  const char *words[] = {
+    "plain words",                                  /* 7bit */
+    "Grüße aus Köln, bis bald, viele Grüße",        /* quoted-printable, or 8bit */
+    "Привет, как дела? Увидимся",                   /* base64, or 8bit */
+  };
+  g_autoptr(GFile) attachment = write_file (fixture, "a.bin", "\x00\x01\x02", 3);
+  g_autoptr(GRegex) line_end = g_regex_new ("\r\n|\r|\n", 0, 0, NULL);
+  g_autoptr(GString) long_line = g_string_new (NULL);
+
+  /* A line too long for SMTP, which only quoted-printable or base64 can carry. */
+  for (int i = 0; i < 250; i++)
+    g_string_append (long_line, "long ");
+
+  for (gsize e = 0; e < G_N_ELEMENTS (ends); e++)
+    for (gsize w = 0; w <= G_N_ELEMENTS (words); w++)
+      for (int trailing = 0; trailing <= 1; trailing++)
+        for (int multipart = 0; multipart <= 1; multipart++)
+          for (int allow_8bit = 0; allow_8bit <= 1; allow_8bit++)
+            {
+              const char *word = w < G_N_ELEMENTS (words) ? words[w] : long_line->str;
+              const char *end = ends[e];
+              g_autofree char *text = g_strconcat (end, word, end, ".", word, end, "..", end, ".",
+                                                   trailing ? end : "", NULL);
+              g_autofree char *expected = g_regex_replace_literal (line_end, text, -1, 0, "\r\n", 0, NULL);
+              g_autoptr(DispatchMessage) message = new_message ();
+              g_autoptr(GBytes) plain = NULL;
+              g_autoptr(GBytes) stuffed = NULL;
+              g_autoptr(GMimeMessage) parsed = NULL;
+              g_autofree char *decoded = NULL;
+              GMimeObject *body;
+
+              g_test_message ("end %" G_GSIZE_FORMAT ", text %" G_GSIZE_FORMAT ", trailing %d, "
+                              "multipart %d, 8bit %d", e, w, trailing, multipart, allow_8bit);
+              dispatch_message_set_text (message, text);
+              if (multipart)
+                dispatch_message_add_attachment (message, attachment);
+              prepare (message, allow_8bit, FALSE);
+
+              plain = write_to_bytes (message, FALSE);
+              stuffed = write_to_bytes (message, TRUE);
+              assert_wire_form (plain);
+              assert_wire_form (stuffed);
+              assert_stuffing (plain, stuffed);
+              g_assert_cmpuint (dispatch_message_get_size (message, NULL, NULL), ==, g_bytes_get_size (plain));
+
+              parsed = parse_bytes (plain);
+              body = g_mime_message_get_mime_part (parsed);
+              if (multipart)
+                body = g_mime_multipart_get_part (GMIME_MULTIPART (body), 0);
+              decoded = g_mime_text_part_get_text (GMIME_TEXT_PART (body));
+              /* Without a final line end, the one GMime adds before the boundary is the text's. */
+              if (!trailing && g_str_has_suffix (decoded, "\r\n") && !g_str_has_suffix (expected, "\r\n"))
+                decoded[strlen (decoded) - 2] = '\0';
+              g_assert_cmpstr (decoded, ==, expected);
+            }
+}
+
+/* Stuffing keeps its place across GMime's writes and the 64 KiB chunks of the sink. */
+static void
+test_dot_stuffing_large (void)
+{
+  g_autoptr(DispatchMessage) message = new_message ();
+  g_autoptr(GString) text = g_string_new (NULL);
+  g_autoptr(GBytes) plain = NULL;
+  g_autoptr(GBytes) stuffed = NULL;
+
+  for (guint i = 0; text->len < 300 * 1024; i++)
+    {
+      const char *lines[] = { ".", "..", ".x", "x.", "", " .", "...." };
+
+      g_string_append (text, lines[i % G_N_ELEMENTS (lines)]);
+      /* lines of every length, so that a "." falls on every position of a chunk */
+      g_string_append_len (text, "abcdefghijklmnopqrstuvwxyz", i % 27);
+      g_string_append_c (text, '\n');
+    }
+
+  dispatch_message_set_text (message, text->str);
+  prepare (message, FALSE, FALSE);
+  plain = write_to_bytes (message, FALSE);
+  stuffed = write_to_bytes (message, TRUE);
+  assert_wire_form (stuffed);
+  assert_stuffing (plain, stuffed);
+  g_assert_cmpuint (count_dot_lines (plain), >, 10000);
+}
+
+/* An attachment's body on the wire: from after its header block to the CRLF GMime puts
+ * before the next boundary. @from moves past it. */
+static GBytes *
+next_base64_body (GBytes      *bytes,
+                  const char **from)
+{
+  gsize len;
+  const char *data = g_bytes_get_data (bytes, &len);
+  const char *end = data + len;
+  const char *marker = "Content-Transfer-Encoding: base64\r\n";
+  const char *start, *stop;
+
+  start = g_strstr_len (*from, end - *from, marker);
+  g_assert_nonnull (start);
+  start = g_strstr_len (start, end - start, "\r\n\r\n");
+  g_assert_nonnull (start);
+  start += 4;
+  stop = g_strstr_len (start, end - start, "\r\n--=_dispatch_");
+  g_assert_nonnull (stop);
+  *from = stop;
+
+  return g_bytes_new (start, stop - start);
+}
+
+/* What the attachment must look like: base64 from GLib's encoder, cut into lines of 76 with
+ * CRLF after each (RFC 2045 §6.8), as GMime has always written it here. */
+static GBytes *
+expected_base64_body (GBytes *content)
+{
+  g_autofree char *encoded = g_base64_encode (g_bytes_get_data (content, NULL), g_bytes_get_size (content));
+  GString *wire = g_string_new (NULL);
+  gsize len = strlen (encoded);
+
+  for (gsize i = 0; i < len; i += 76)
+    {
+      g_string_append_len (wire, encoded + i, MIN (76, len - i));
+      g_string_append (wire, "\r\n");
+    }
+
+  return g_string_free_to_bytes (wire);
+}
+
+/* _get_size() no longer encodes the attachments, only knows how long their encoding is; SIZE
+ * and the progress shown depend on it being exact. Sizes around every line, block and
+ * 64 KiB chunk boundary, a few at random, several per message, names not in ASCII. */
+static void
+test_size_without_encoding (Fixture       *fixture,
+                            gconstpointer  data)
+{
+  const gsize block = 57 * 1152;   /* the engine's read block */
+  gsize sizes[] = {
+    0, 1, 2, 3, 4, 5, 56, 57, 58, 75, 76, 77, 113, 114, 115, 151, 152, 153, 227, 228, 229,
+    57 * 76 - 1, 57 * 76, 57 * 76 + 1, 4095, 4096, 4097,
+    block - 1, block, block + 1, 65535, 65536, 65537, 2 * block + 58,
+    0, 0, 0,   /* random, below */
+  };
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) contents = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  const gsize per_message[] = { 1, 3, 5, G_N_ELEMENTS (sizes) };
+
+  for (gsize i = G_N_ELEMENTS (sizes) - 3; i < G_N_ELEMENTS (sizes); i++)
+    sizes[i] = g_random_int_range (1, 300 * 1024);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("Grüße %02" G_GSIZE_FORMAT " — 資料 📎 %" G_GSIZE_FORMAT ".bin",
+                                               i, sizes[i]);
+      GBytes *content = random_bytes (sizes[i]);
+
+      g_ptr_array_add (files, write_file (fixture, name, g_bytes_get_data (content, NULL), sizes[i]));
+      g_ptr_array_add (contents, content);
+    }
+
+  for (gsize p = 0; p < G_N_ELEMENTS (per_message); p++)
+    for (gsize first = 0; first < files->len; first += per_message[p])
+      {
+        g_autoptr(DispatchMessage) message = new_message ();
+        g_autofree char *eml_path = g_build_filename (fixture->dir, "message.eml", NULL);
+        g_autoptr(GFile) eml = g_file_new_for_path (eml_path);
+        g_autoptr(GBytes) plain = NULL;
+        g_autoptr(GBytes) stuffed = NULL;
+        g_autoptr(GBytes) on_disk = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *source = NULL;
+        gsize last = MIN (first + per_message[p], files->len);
+        const char *cursor;
+        guint64 size;
+
+        g_test_message ("attachments %" G_GSIZE_FORMAT " to %" G_GSIZE_FORMAT, first, last - 1);
+        for (gsize i = first; i < last; i++)
+          dispatch_message_add_attachment (message, g_ptr_array_index (files, i));
+        prepare (message, FALSE, FALSE);
+
+        size = dispatch_message_get_size (message, NULL, &error);
+        g_assert_no_error (error);
+        plain = write_to_bytes (message, FALSE);
+        stuffed = write_to_bytes (message, TRUE);
+        g_assert_cmpuint (size, ==, g_bytes_get_size (plain));
+        assert_wire_form (plain);
+        assert_stuffing (plain, stuffed);
+
+        g_assert_true (dispatch_message_write_to_file (message, eml, NULL, &error));
+        g_assert_no_error (error);
+        on_disk = g_file_load_bytes (eml, NULL, NULL, &error);
+        g_assert_no_error (error);
+        g_assert_true (g_bytes_equal (on_disk, plain));
+        source = dispatch_message_to_string (message, 0, &error);
+        g_assert_no_error (error);
+        g_assert_cmpmem (source, strlen (source), g_bytes_get_data (plain, NULL), g_bytes_get_size (plain));
+
+        cursor = g_bytes_get_data (plain, NULL);
+        for (gsize i = first; i < last; i++)
+          {
+            g_autoptr(GBytes) body = next_base64_body (plain, &cursor);
+            g_autoptr(GBytes) expected = expected_base64_body (g_ptr_array_index (contents, i));
+
+            g_assert_cmpmem (g_bytes_get_data (body, NULL), g_bytes_get_size (body),
+                             g_bytes_get_data (expected, NULL), g_bytes_get_size (expected));
+          }
+      }
+}
+
+/* A file that cannot tell its size (here a device) is measured by reading it. */
+static void
+test_size_unsized_file (void)
+{
+  g_autoptr(DispatchMessage) message = new_message ();
+  g_autoptr(GFile) device = g_file_new_for_path ("/dev/null");
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 size;
+
+  if (!g_file_query_exists (device, NULL))
+    {
+      g_test_skip ("no /dev/null");
+      return;
+    }
+
+  dispatch_message_add_attachment (message, device);
+  prepare (message, FALSE, FALSE);
+  size = dispatch_message_get_size (message, NULL, &error);
+  g_assert_no_error (error);
+  bytes = write_to_bytes (message, FALSE);
+  g_assert_cmpuint (size, ==, g_bytes_get_size (bytes));
 }
 
 static void
@@ -1053,12 +1383,19 @@ main (int   argc,
   g_test_add ("/message/unreadable-attachment", Fixture, NULL,
               fixture_set_up, test_unreadable_attachment, fixture_tear_down);
   g_test_add_func ("/message/single-part", test_single_part);
+  g_test_add_func ("/message/empty-text", test_empty_text);
   g_test_add ("/message/attachments", Fixture, NULL,
               fixture_set_up, test_attachments, fixture_tear_down);
   g_test_add ("/message/line-endings", Fixture, NULL,
               fixture_set_up, test_line_endings, fixture_tear_down);
   g_test_add_func ("/message/text-encoding", test_text_encoding);
   g_test_add_func ("/message/dot-stuffing", test_dot_stuffing);
+  g_test_add_func ("/message/dot-stuffing-large", test_dot_stuffing_large);
+  g_test_add ("/message/text-line-ends", Fixture, NULL,
+              fixture_set_up, test_text_line_ends, fixture_tear_down);
+  g_test_add ("/message/size-without-encoding", Fixture, NULL,
+              fixture_set_up, test_size_without_encoding, fixture_tear_down);
+  g_test_add_func ("/message/size-unsized-file", test_size_unsized_file);
   g_test_add ("/message/size-and-file", Fixture, NULL,
               fixture_set_up, test_size_and_file, fixture_tear_down);
   g_test_add ("/message/progress", Fixture, NULL,

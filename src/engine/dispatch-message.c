@@ -33,8 +33,16 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeParserOptions, g_mime_parser_options_free)
 /* GMime's base64 lines: 57 octets become 76 characters, plus CRLF on the wire. */
 #define BASE64_LINE_RAW   57
 #define BASE64_LINE_WIRE  78
+/* Attachments are read in whole base64 lines, a little over 64 KiB at a time: far fewer
+ * calls than GMime's 4 KiB copy loop, and still nothing that grows with the file. */
+#define ATTACHMENT_BLOCK  (BASE64_LINE_RAW * 1152)
 /* How much of a bad address an error message quotes. */
 #define QUOTE_MAX_CHARS   60
+/* RFC 5321 §4.5.3.1: the longest local part and address (a 256-octet path less "<>") any
+ * server must take; past them no server takes the address, nor can GMime fold it to fit the
+ * 998-octet header line of RFC 5322. */
+#define MAX_LOCAL_PART    64
+#define MAX_ADDRESS       254
 
 typedef enum
 {
@@ -68,13 +76,17 @@ field_label (MessageField field)
 }
 
 
+typedef struct _DispatchMessageSink DispatchMessageSink;
+
 /* One write of the message: every stream in the GMime tree reports here, so that the first
  * failure — with its real GError — survives GMime's plain -1 return values. Lives on the
  * writer's stack; the tree that points at it is dropped before the writer returns. */
 typedef struct
 {
-  GCancellable *cancellable;
-  GError       *error;
+  GCancellable        *cancellable;
+  GError              *error;
+  /* where attachment sources put their base64 lines, past GMime's filters */
+  DispatchMessageSink *sink;
 } WriteContext;
 
 static void
@@ -129,10 +141,14 @@ attachment_error (const char *name,
 }
 
 
-/* DispatchMessageSink: the GMime end of the pipeline. Buffers into WRITE_CHUNK pieces for
- * the GOutputStream, or only counts when there is none (the size pass). */
+/* DispatchMessageSink: the end of the pipeline. Dot-stuffs what GMime writes when asked to,
+ * takes the attachments' base64 lines straight into its buffer, and hands the GOutputStream
+ * WRITE_CHUNK pieces; or only counts when there is no stream (the size pass).
+ *
+ * GMime already writes CRLF (GMIME_NEWLINE_FORMAT_DOS) and no longer sees the attachment
+ * bodies, so one memchr() pass over the headers and the text is all that is left here. */
 
-typedef struct
+struct _DispatchMessageSink
 {
   GMimeStream                  parent_instance;
 
@@ -146,9 +162,11 @@ typedef struct
   guint8                      *buffer;
   gsize                        buffered;
 
+  gboolean                     dot_stuff;
+  gboolean                     at_line_start;
   guint64                      written;
   guint64                      reported;
-} DispatchMessageSink;
+};
 
 typedef struct
 {
@@ -189,6 +207,62 @@ dispatch_message_sink_drain (DispatchMessageSink *self)
   return TRUE;
 }
 
+static gboolean
+dispatch_message_sink_append (DispatchMessageSink *self,
+                              const char          *buf,
+                              gsize                len)
+{
+  if (len == 0)
+    return TRUE;
+
+  self->at_line_start = buf[len - 1] == '\n';
+
+  if (self->output == NULL)
+    {
+      self->written += len;
+      return TRUE;
+    }
+
+  while (len > 0)
+    {
+      gsize n = MIN (len, WRITE_CHUNK - self->buffered);
+
+      memcpy (self->buffer + self->buffered, buf, n);
+      self->buffered += n;
+      buf += n;
+      len -= n;
+
+      if (self->buffered == WRITE_CHUNK && !dispatch_message_sink_drain (self))
+        return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* RFC 5321 §4.5.2: a line that starts with "." gets another in front. GMime hands over
+ * CRLF lines, so a line starts after each LF, and at the very beginning. */
+static gboolean
+dispatch_message_sink_append_stuffed (DispatchMessageSink *self,
+                                      const char          *buf,
+                                      gsize                len)
+{
+  const char *end = buf + len;
+
+  while (buf < end)
+    {
+      const char *newline = memchr (buf, '\n', end - buf);
+      const char *next = newline != NULL ? newline + 1 : end;
+
+      if (self->at_line_start && *buf == '.' && !dispatch_message_sink_append (self, ".", 1))
+        return FALSE;
+      if (!dispatch_message_sink_append (self, buf, next - buf))
+        return FALSE;
+      buf = next;
+    }
+
+  return TRUE;
+}
+
 static ssize_t
 dispatch_message_sink_write (GMimeStream *stream,
                              const char  *buf,
@@ -196,7 +270,7 @@ dispatch_message_sink_write (GMimeStream *stream,
 {
   DispatchMessageSink *self = (DispatchMessageSink *) stream;
   GError *error = NULL;
-  size_t done = 0;
+  gboolean ok;
 
   if (self->ctx->error != NULL)
     return -1;
@@ -208,28 +282,63 @@ dispatch_message_sink_write (GMimeStream *stream,
       return -1;
     }
 
-  if (self->output == NULL)
-    {
-      self->written += len;
-      stream->position += len;
-      return len;
-    }
-
-  while (done < len)
-    {
-      gsize n = MIN (len - done, WRITE_CHUNK - self->buffered);
-
-      memcpy (self->buffer + self->buffered, buf + done, n);
-      self->buffered += n;
-      done += n;
-
-      if (self->buffered == WRITE_CHUNK && !dispatch_message_sink_drain (self))
-        return -1;
-    }
+  if (self->dot_stuff)
+    ok = dispatch_message_sink_append_stuffed (self, buf, len);
+  else
+    ok = dispatch_message_sink_append (self, buf, len);
+  if (!ok)
+    return -1;
 
   stream->position += len;
 
   return len;
+}
+
+/* For the attachment sources: the free end of the buffer, to encode whole lines into in
+ * place; empty only on a failed drain. Base64 holds no "." and always ends in CRLF, so what
+ * goes in this way never needs stuffing. */
+static guint8 *
+dispatch_message_sink_reserve (DispatchMessageSink *self,
+                               gsize               *room)
+{
+  g_assert (self->output != NULL);
+
+  if (self->buffered == WRITE_CHUNK && !dispatch_message_sink_drain (self))
+    {
+      *room = 0;
+      return NULL;
+    }
+
+  *room = WRITE_CHUNK - self->buffered;
+
+  return self->buffer + self->buffered;
+}
+
+static gboolean
+dispatch_message_sink_commit (DispatchMessageSink *self,
+                              gsize                len)
+{
+  g_assert (self->buffered + len <= WRITE_CHUNK);
+
+  if (len == 0)
+    return TRUE;
+
+  self->buffered += len;
+  self->at_line_start = self->buffer[self->buffered - 1] == '\n';
+
+  return self->buffered < WRITE_CHUNK || dispatch_message_sink_drain (self);
+}
+
+/* The size pass: octets an attachment would have put in, without them. */
+static void
+dispatch_message_sink_skip (DispatchMessageSink *self,
+                            guint64              len)
+{
+  g_assert (self->output == NULL);
+
+  self->written += len;
+  if (len > 0)
+    self->at_line_start = TRUE;
 }
 
 /* GMime flushes after every header block and part; passing that on would defeat the chunking.
@@ -316,6 +425,7 @@ dispatch_message_sink_init (DispatchMessageSink *self)
 
 static DispatchMessageSink *
 dispatch_message_sink_new (GOutputStream               *output,
+                           gboolean                     dot_stuff,
                            WriteContext                *ctx,
                            DispatchMessageProgressFunc  progress,
                            gpointer                     progress_data)
@@ -326,6 +436,8 @@ dispatch_message_sink_new (GOutputStream               *output,
   self->ctx = ctx;
   self->progress = progress;
   self->progress_data = progress_data;
+  self->dot_stuff = dot_stuff;
+  self->at_line_start = TRUE;
   if (output != NULL)
     {
       self->output = g_object_ref (output);
@@ -333,6 +445,12 @@ dispatch_message_sink_new (GOutputStream               *output,
     }
 
   return self;
+}
+
+static gboolean
+dispatch_message_sink_counts_only (DispatchMessageSink *self)
+{
+  return self->output == NULL;
 }
 
 /* After the whole message: what is still buffered goes out, and the last progress call. */
@@ -348,8 +466,77 @@ dispatch_message_sink_finish (DispatchMessageSink *self)
 }
 
 
-/* DispatchAttachmentSource: an attachment's bytes, read from its GFile only while GMime
- * encodes it, with the write's cancellable; read errors name the file. */
+/* Base64 for attachments, written here rather than by GMime: the same lines GMime's encoder
+ * and its CRLF filter produce, in a fraction of the time. */
+
+static const char base64_alphabet[] =
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Lines of 76 characters from 57 octets each, every line ending in CRLF, only the last one
+ * shorter; nothing at all for nothing. */
+static guint64
+base64_wire_size (guint64 size)
+{
+  guint64 rest = size % BASE64_LINE_RAW;
+
+  return size / BASE64_LINE_RAW * BASE64_LINE_WIRE + (rest > 0 ? (rest + 2) / 3 * 4 + 2 : 0);
+}
+
+/* Writes base64_wire_size (@len) octets at @out. Only the end of the input may end a line
+ * early, so a block of whole lines continues the one before it. */
+static gsize
+encode_base64_lines (const guint8 *in,
+                     gsize         len,
+                     guint8       *out)
+{
+  guint8 *start = out;
+
+  while (len > 0)
+    {
+      gsize line = MIN (len, BASE64_LINE_RAW);
+      gsize rest = line % 3;
+      const guint8 *end = in + (line - rest);
+
+      for (; in < end; in += 3)
+        {
+          guint32 v = (guint32) in[0] << 16 | (guint32) in[1] << 8 | in[2];
+
+          out[0] = base64_alphabet[v >> 18];
+          out[1] = base64_alphabet[(v >> 12) & 0x3f];
+          out[2] = base64_alphabet[(v >> 6) & 0x3f];
+          out[3] = base64_alphabet[v & 0x3f];
+          out += 4;
+        }
+
+      if (rest > 0)
+        {
+          guint32 v = (guint32) in[0] << 16 | (rest == 2 ? (guint32) in[1] << 8 : 0);
+
+          out[0] = base64_alphabet[v >> 18];
+          out[1] = base64_alphabet[(v >> 12) & 0x3f];
+          out[2] = rest == 2 ? base64_alphabet[(v >> 6) & 0x3f] : '=';
+          out[3] = '=';
+          out += 4;
+          in += rest;
+        }
+
+      out[0] = '\r';
+      out[1] = '\n';
+      out += 2;
+      len -= line;
+    }
+
+  return out - start;
+}
+
+
+/* DispatchAttachmentSource: an attachment's place in the GMime tree. GMime never gets its
+ * bytes: when it first asks, the source puts the whole file into the sink itself as base64
+ * lines, then says it has ended. The part's content is marked as already base64, so GMime
+ * adds no encoder; the CRLF filter it still puts in front sees nothing, and the line end
+ * GMime may add to a body of its own goes only to a message's top part, which an attachment
+ * never is. So the wire form is what GMime wrote before, byte for byte. In the size pass the
+ * source only counts. Read errors name the file. */
 
 typedef struct
 {
@@ -361,7 +548,6 @@ typedef struct
   /* owned */
   GFile        *file;
   char         *name;
-  GInputStream *input;
   gboolean      at_end;
 } DispatchAttachmentSource;
 
@@ -374,48 +560,135 @@ static GType dispatch_attachment_source_get_type (void);
 
 G_DEFINE_FINAL_TYPE (DispatchAttachmentSource, dispatch_attachment_source, GMIME_TYPE_STREAM)
 
+/* Reads the file in blocks of whole lines and encodes each into the sink's buffer. */
+static gboolean
+dispatch_attachment_source_pour (DispatchAttachmentSource *self,
+                                 GInputStream             *input)
+{
+  DispatchMessageSink *sink = self->ctx->sink;
+  g_autofree guint8 *block = g_malloc (ATTACHMENT_BLOCK);
+  GError *error = NULL;
+  gsize n_read;
+
+  do
+    {
+      const guint8 *raw = block;
+      gsize left;
+
+      if (!g_input_stream_read_all (input, block, ATTACHMENT_BLOCK, &n_read,
+                                    self->ctx->cancellable, &error))
+        {
+          write_context_fail (self->ctx, attachment_error (self->name, error));
+          return FALSE;
+        }
+
+      for (left = n_read; left > 0;)
+        {
+          gsize room, take;
+          guint8 *out = dispatch_message_sink_reserve (sink, &room);
+
+          if (out == NULL)
+            return FALSE;
+
+          if (room >= BASE64_LINE_WIRE)
+            {
+              take = MIN (left, room / BASE64_LINE_WIRE * BASE64_LINE_RAW);
+              if (!dispatch_message_sink_commit (sink, encode_base64_lines (raw, take, out)))
+                return FALSE;
+            }
+          else
+            {
+              /* The line that straddles two chunks goes through a copy. */
+              guint8 line[BASE64_LINE_WIRE];
+
+              take = MIN (left, BASE64_LINE_RAW);
+              if (!dispatch_message_sink_append (sink, (const char *) line,
+                                                 encode_base64_lines (raw, take, line)))
+                return FALSE;
+            }
+
+          raw += take;
+          left -= take;
+        }
+    }
+  while (n_read == ATTACHMENT_BLOCK);
+
+  return TRUE;
+}
+
+/* The size pass: the length of the open file, so that a file gone or locked since
+ * _prepare() fails here as it would in the write. Read through only when the file does not
+ * say (a pipe, a remote file without a size). */
+static gboolean
+dispatch_attachment_source_measure (DispatchAttachmentSource *self,
+                                    GInputStream             *input)
+{
+  g_autoptr(GFileInfo) info = NULL;
+  g_autofree guint8 *block = NULL;
+  GError *error = NULL;
+  guint64 size = 0;
+  gsize n_read;
+
+  info = g_file_input_stream_query_info (G_FILE_INPUT_STREAM (input),
+                                         G_FILE_ATTRIBUTE_STANDARD_TYPE ","
+                                         G_FILE_ATTRIBUTE_STANDARD_SIZE,
+                                         self->ctx->cancellable, NULL);
+  if (info != NULL &&
+      g_file_info_get_file_type (info) == G_FILE_TYPE_REGULAR &&
+      g_file_info_has_attribute (info, G_FILE_ATTRIBUTE_STANDARD_SIZE))
+    {
+      dispatch_message_sink_skip (self->ctx->sink, base64_wire_size (g_file_info_get_size (info)));
+      return TRUE;
+    }
+
+  block = g_malloc (ATTACHMENT_BLOCK);
+  do
+    {
+      if (!g_input_stream_read_all (input, block, ATTACHMENT_BLOCK, &n_read,
+                                    self->ctx->cancellable, &error))
+        {
+          write_context_fail (self->ctx, attachment_error (self->name, error));
+          return FALSE;
+        }
+      size += n_read;
+    }
+  while (n_read == ATTACHMENT_BLOCK);
+
+  dispatch_message_sink_skip (self->ctx->sink, base64_wire_size (size));
+
+  return TRUE;
+}
+
 static ssize_t
 dispatch_attachment_source_read (GMimeStream *stream,
                                  char        *buf,
                                  size_t       len)
 {
   DispatchAttachmentSource *self = (DispatchAttachmentSource *) stream;
+  g_autoptr(GFileInputStream) input = NULL;
   GError *error = NULL;
-  gssize n;
+  gboolean ok;
 
   if (self->ctx->error != NULL)
     return -1;
 
   if (self->at_end)
     return 0;
+  self->at_end = TRUE;
 
-  if (self->input == NULL)
-    {
-      self->input = G_INPUT_STREAM (g_file_read (self->file, self->ctx->cancellable, &error));
-      if (self->input == NULL)
-        {
-          write_context_fail (self->ctx, attachment_error (self->name, error));
-          return -1;
-        }
-    }
-
-  n = g_input_stream_read (self->input, buf, len, self->ctx->cancellable, &error);
-  if (n < 0)
+  input = g_file_read (self->file, self->ctx->cancellable, &error);
+  if (input == NULL)
     {
       write_context_fail (self->ctx, attachment_error (self->name, error));
       return -1;
     }
 
-  if (n == 0)
-    {
-      /* Let the descriptor go now rather than when the tree is dropped. */
-      self->at_end = TRUE;
-      g_clear_object (&self->input);
-    }
+  if (dispatch_message_sink_counts_only (self->ctx->sink))
+    ok = dispatch_attachment_source_measure (self, G_INPUT_STREAM (input));
+  else
+    ok = dispatch_attachment_source_pour (self, G_INPUT_STREAM (input));
 
-  stream->position += n;
-
-  return n;
+  return ok ? 0 : -1;
 }
 
 static ssize_t
@@ -435,10 +708,7 @@ dispatch_attachment_source_flush (GMimeStream *stream)
 static int
 dispatch_attachment_source_close (GMimeStream *stream)
 {
-  DispatchAttachmentSource *self = (DispatchAttachmentSource *) stream;
-
-  g_clear_object (&self->input);
-  self->at_end = TRUE;
+  ((DispatchAttachmentSource *) stream)->at_end = TRUE;
 
   return 0;
 }
@@ -449,14 +719,11 @@ dispatch_attachment_source_eos (GMimeStream *stream)
   return ((DispatchAttachmentSource *) stream)->at_end;
 }
 
-/* GMime resets a content stream before and after writing it; reopening lazily is enough. */
+/* GMime resets a content stream before and after writing it; the next read starts over. */
 static int
 dispatch_attachment_source_reset (GMimeStream *stream)
 {
-  DispatchAttachmentSource *self = (DispatchAttachmentSource *) stream;
-
-  g_clear_object (&self->input);
-  self->at_end = FALSE;
+  ((DispatchAttachmentSource *) stream)->at_end = FALSE;
 
   return 0;
 }
@@ -480,7 +747,6 @@ dispatch_attachment_source_finalize (GObject *object)
 {
   DispatchAttachmentSource *self = (DispatchAttachmentSource *) object;
 
-  g_clear_object (&self->input);
   g_clear_object (&self->file);
   g_clear_pointer (&self->name, g_free);
 
@@ -1065,6 +1331,32 @@ check_mailbox (MessageField             field,
       return FALSE;
     }
 
+  if (domain - idn_addr > MAX_LOCAL_PART || strlen (idn_addr) > MAX_ADDRESS)
+    {
+      g_autofree char *excerpt = quote_excerpt (addr);
+
+      dispatch_set_error (error, DISPATCH_ERROR_INVALID_INPUT, DISPATCH_SMTP_STAGE_MESSAGE, NULL,
+                          _("An address has at most 64 characters before the “@” and 254 in all."),
+                          /* Translators: the first %s is (the start of) an address, the second a field name */
+                          _("The address “%s” in the “%s” field is too long."),
+                          excerpt, field_label (field));
+      return FALSE;
+    }
+
+  /* The envelope puts the address between < and > on a command line, which the command
+   * builder keeps free of spaces, angle brackets and controls. A quoted local part may hold
+   * them ("john smith"@example.org) and is fine in a header, but would only fail at MAIL FROM
+   * or RCPT TO, after connecting and signing in: refuse it here, before anything goes out. */
+  if (!dispatch_smtp_path_is_valid (idn_addr, TRUE))
+    {
+      dispatch_set_error (error, DISPATCH_ERROR_INVALID_INPUT, DISPATCH_SMTP_STAGE_MESSAGE, NULL,
+                          _("Use an address without spaces, angle brackets or control characters before the “@”."),
+                          /* Translators: the first %s is an address, the second a field name */
+                          _("The address “%s” in the “%s” field cannot be used to send mail."),
+                          addr, field_label (field));
+      return FALSE;
+    }
+
   if (!is_ascii (addr, mailbox->at))
     {
       if (!allow_utf8_headers)
@@ -1490,14 +1782,6 @@ add_addresses (GMimeMessage     *message,
   internet_address_list_append (g_mime_message_get_addresses (message, type), list);
 }
 
-static guint64
-base64_wire_size (guint64 size)
-{
-  guint64 rest = size % BASE64_LINE_RAW;
-
-  return size / BASE64_LINE_RAW * BASE64_LINE_WIRE + (rest > 0 ? (rest + 2) / 3 * 4 + 2 : 0);
-}
-
 /* For "View message source": the first whole lines of the encoded attachment and a note.
  * The part then carries content GMime takes as already encoded and writes as it is. */
 static GMimeDataWrapper *
@@ -1573,7 +1857,8 @@ build_attachment_part (AttachmentInfo  *info,
     {
       g_autoptr(GMimeStream) source = dispatch_attachment_source_new (info->file, info->name, ctx);
 
-      content = g_mime_data_wrapper_new_with_stream (source, GMIME_CONTENT_ENCODING_DEFAULT);
+      /* "Already base64": the source writes its own lines, and GMime must not encode. */
+      content = g_mime_data_wrapper_new_with_stream (source, GMIME_CONTENT_ENCODING_BASE64);
     }
 
   g_mime_part_set_content (part, content);
@@ -1607,7 +1892,9 @@ build_message (Prepared      *p,
   g_mime_object_append_header (object, "MIME-Version", "1.0", NULL);
 
   g_mime_object_set_content_type_parameter (GMIME_OBJECT (text), "charset", "utf-8");
-  text_stream = g_mime_stream_mem_new_with_buffer ((const char *) text_data, text_len);
+  /* An empty text is a NULL pointer from GBytes, which GMime's buffer constructor refuses. */
+  text_stream = text_len > 0 ? g_mime_stream_mem_new_with_buffer ((const char *) text_data, text_len)
+                             : g_mime_stream_mem_new ();
   text_content = g_mime_data_wrapper_new_with_stream (text_stream, GMIME_CONTENT_ENCODING_DEFAULT);
   g_mime_part_set_content (GMIME_PART (text), text_content);
   g_mime_part_set_content_encoding (GMIME_PART (text), p->text_encoding);
@@ -1639,7 +1926,8 @@ build_message (Prepared      *p,
 }
 
 /* The one writer behind _write(), _get_size(), _write_to_file() and _to_string(), so their
- * bytes cannot drift apart. @output NULL only counts. */
+ * bytes cannot drift apart. @output NULL only counts: GMime still writes everything but the
+ * attachment bodies, whose length follows from the files' sizes. */
 static gboolean
 write_message (DispatchMessage             *self,
                GOutputStream               *output,
@@ -1652,10 +1940,9 @@ write_message (DispatchMessage             *self,
                GError                     **error)
 {
   g_autoptr(Prepared) p = g_atomic_rc_box_acquire (self->prepared);
-  WriteContext ctx = { cancellable, NULL };
+  WriteContext ctx = { cancellable, NULL, NULL };
   GMimeMessage *message;
   DispatchMessageSink *sink;
-  GMimeStream *top;
   GMimeFormatOptions *options;
   gboolean ok;
 
@@ -1663,25 +1950,14 @@ write_message (DispatchMessage             *self,
   if (message == NULL)
     return FALSE;
 
-  sink = dispatch_message_sink_new (output, &ctx, progress, progress_data);
-  if (dot_stuff)
-    {
-      g_autoptr(GMimeFilter) stuffing = g_mime_filter_smtp_data_new ();
-
-      top = g_mime_stream_filter_new (GMIME_STREAM (sink));
-      g_mime_stream_filter_add (GMIME_STREAM_FILTER (top), stuffing);
-    }
-  else
-    {
-      top = g_object_ref (GMIME_STREAM (sink));
-    }
+  sink = dispatch_message_sink_new (output, dot_stuff, &ctx, progress, progress_data);
+  ctx.sink = sink;
 
   options = g_mime_format_options_new ();
   g_mime_format_options_set_newline_format (options, GMIME_NEWLINE_FORMAT_DOS);
 
   /* GMime ignores some of its own flush results, so success also needs a clean context. */
-  ok = g_mime_object_write_to_stream (GMIME_OBJECT (message), options, top) != -1 &&
-       g_mime_stream_flush (top) != -1 &&
+  ok = g_mime_object_write_to_stream (GMIME_OBJECT (message), options, GMIME_STREAM (sink)) != -1 &&
        ctx.error == NULL &&
        dispatch_message_sink_finish (sink);
 
@@ -1690,7 +1966,6 @@ write_message (DispatchMessage             *self,
 
   /* Nothing may point at ctx once this returns. */
   g_mime_format_options_free (options);
-  g_object_unref (top);
   g_object_unref (sink);
   g_object_unref (message);
 

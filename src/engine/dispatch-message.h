@@ -61,7 +61,8 @@ gboolean         dispatch_message_needs_8bitmime   (DispatchMessage *self);
 gboolean         dispatch_message_needs_smtputf8   (DispatchMessage *self);
 
 /* After _prepare(): the exact size in octets of the message as written by _write() without
- * dot-stuffing (CRLF line ends). May read the attachments once. */
+ * dot-stuffing (CRLF line ends). Opens each attachment for its length; reads one only when
+ * it has none to tell (a pipe). Valid while the files do not change. */
 guint64          dispatch_message_get_size         (DispatchMessage *self,
                                                     GCancellable    *cancellable,
                                                     GError         **error);
