@@ -265,7 +265,7 @@ static char *
 message_text (DispatchTestServer *server,
               guint               index)
 {
-  GBytes *bytes = dispatch_test_server_get_message (server, index);
+  g_autoptr(GBytes) bytes = dispatch_test_server_get_message (server, index);
   gsize len;
   const char *data = g_bytes_get_data (bytes, &len);
 
@@ -611,6 +611,7 @@ test_bdat_chunks (void)
   g_auto(Run) run = { 0 };
   g_autoptr(DispatchTestServer) server = NULL;
   g_autoptr(GString) script = g_string_new (NULL);
+  g_autoptr(GBytes) received = NULL;
   g_autoptr(DispatchAccount) account = NULL;
   g_autoptr(DispatchMessage) message = make_message ();
   g_autoptr(GFile) file = NULL;
@@ -666,7 +667,8 @@ test_bdat_chunks (void)
    * take a few octets, and exactly what went over the wire. */
   g_assert_cmpuint (run.last_total, >=, size - 64);
   g_assert_cmpuint (run.last_total, <=, size + 64);
-  g_assert_cmpuint (g_bytes_get_size (dispatch_test_server_get_message (server, 0)), ==, run.last_total);
+  received = dispatch_test_server_get_message (server, 0);
+  g_assert_cmpuint (g_bytes_get_size (received), ==, run.last_total);
   g_assert_cmpuint (run.n_progress, >=, 2);
 
   g_unlink (path);
