@@ -13,9 +13,10 @@ struct _DispatchTranscriptView
   GtkWidget       parent_instance;
 
   /* Template widgets */
-  GtkStack       *stack;
+  GtkOverlay     *overlay;
   GtkScrolledWindow *scroller;
   GtkTextView    *text_view;
+  GtkLabel       *placeholder;
 
   /* Borrowed from the text buffer */
   GtkTextTag     *client_tag;
@@ -43,9 +44,17 @@ update_colors (DispatchTranscriptView *self)
 static void
 update_actions (DispatchTranscriptView *self)
 {
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "transcript.copy", self->n_lines > 0);
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "transcript.save", self->n_lines > 0);
-  gtk_stack_set_visible_child_name (self->stack, self->n_lines > 0 ? "lines" : "empty");
+  gboolean empty = self->n_lines == 0;
+
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "transcript.copy", !empty);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "transcript.save", !empty);
+
+  /* Empty, the text view is transparent and out of reach of pointer and Tab, under the
+   * placeholder; it is never hidden (see the template). */
+  gtk_widget_set_visible (GTK_WIDGET (self->placeholder), empty);
+  gtk_widget_set_opacity (GTK_WIDGET (self->scroller), empty ? 0.0 : 1.0);
+  gtk_widget_set_can_target (GTK_WIDGET (self->scroller), !empty);
+  gtk_widget_set_focusable (GTK_WIDGET (self->text_view), !empty);
 }
 
 static void
@@ -151,9 +160,10 @@ dispatch_transcript_view_class_init (DispatchTranscriptViewClass *klass)
   object_class->dispose = dispatch_transcript_view_dispose;
 
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/dispatchmail/Dispatch/dispatch-transcript-view.ui");
-  gtk_widget_class_bind_template_child (widget_class, DispatchTranscriptView, stack);
+  gtk_widget_class_bind_template_child (widget_class, DispatchTranscriptView, overlay);
   gtk_widget_class_bind_template_child (widget_class, DispatchTranscriptView, scroller);
   gtk_widget_class_bind_template_child (widget_class, DispatchTranscriptView, text_view);
+  gtk_widget_class_bind_template_child (widget_class, DispatchTranscriptView, placeholder);
 
   gtk_widget_class_install_action (widget_class, "transcript.copy", NULL, copy_action);
   gtk_widget_class_install_action (widget_class, "transcript.save", NULL, save_action);
@@ -169,6 +179,9 @@ dispatch_transcript_view_init (DispatchTranscriptView *self)
   GtkTextIter end;
 
   gtk_widget_init_template (GTK_WIDGET (self));
+
+  /* The pane asks for room for the placeholder too, as for the text. */
+  gtk_overlay_set_measure_overlay (self->overlay, GTK_WIDGET (self->placeholder), TRUE);
 
   buffer = gtk_text_view_get_buffer (self->text_view);
   self->client_tag = gtk_text_buffer_create_tag (buffer, "client", NULL);
