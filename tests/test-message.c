@@ -445,6 +445,8 @@ static const BadInput bad_inputs[] = {
   /* Valid in a header, but no envelope command can carry them (found by fuzz/fuzz-message). */
   { .from = "\"ann smith\"@example.org", .field = "From" },
   { .bcc = "\"dave <x>\"@example.net", .field = "Bcc" },
+  /* GMime would write this group name on one line of 1,300 octets (found by fuzz-message). */
+  { .to = "Team LLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLL: bob@example.org;", .field = "To" },
   /* Longer than RFC 5321 allows; they would also make unfoldable header lines. */
   { .to = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.org", .field = "To" },
   { .cc = "ann@bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc.ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd.eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee.org", .field = "Cc" },

@@ -43,6 +43,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeParserOptions, g_mime_parser_options_free)
  * 998-octet header line of RFC 5322. */
 #define MAX_LOCAL_PART    64
 #define MAX_ADDRESS       254
+/* GMime 3.2 writes a group's name on one line however long it is (mailbox names it folds), so
+ * a name much longer than this breaks RFC 5322's 998-octet line limit. Real group names
+ * ("Undisclosed recipients", "Team") are a few words. */
+#define MAX_GROUP_NAME    256
 
 typedef enum
 {
@@ -1389,7 +1393,19 @@ check_address_list (MessageField          field,
         {
           InternetAddressList *members =
             internet_address_group_get_members (INTERNET_ADDRESS_GROUP (address));
+          const char *name = internet_address_get_name (address);
 
+          if (name != NULL && strlen (name) > MAX_GROUP_NAME)
+            {
+              g_autofree char *excerpt = quote_excerpt (name);
+
+              dispatch_set_error (error, DISPATCH_ERROR_INVALID_INPUT, DISPATCH_SMTP_STAGE_MESSAGE,
+                                  NULL, _("Shorten the group name before the “:”."),
+                                  /* Translators: the first %s is (the start of) a group name, the second a field name */
+                                  _("The group name “%s” in the “%s” field is too long."),
+                                  excerpt, field_label (field));
+              return FALSE;
+            }
           if (!check_address_list (field, members, allow_utf8_headers, uses_utf8, error))
             return FALSE;
         }
