@@ -348,6 +348,29 @@ dispatch_bdat_stream_init (DispatchBdatStream *self)
   self->chunk = g_byte_array_new ();
 }
 
+/* An envelope the server turned down, as opposed to a broken dialogue: with pipelining the
+ * replies to what was already sent must still be read before saying so. */
+static gboolean
+is_refusal (const GError *error)
+{
+  return g_error_matches (error, DISPATCH_ERROR, DISPATCH_ERROR_SENDER_REFUSED) ||
+         g_error_matches (error, DISPATCH_ERROR, DISPATCH_ERROR_RECIPIENTS_REFUSED) ||
+         g_error_matches (error, DISPATCH_ERROR, DISPATCH_ERROR_TEMPORARY);
+}
+
+/* After the end of the data, QUIT may join the same flight (RFC 2920 §3.1). */
+static gboolean
+queue_quit (DispatchSmtpJob  *job,
+            GCancellable     *cancellable,
+            GError          **error)
+{
+  dispatch_smtp_job_set_state (job, DISPATCH_SMTP_STATE_QUITTING);
+  if (!dispatch_smtp_job_queue (job, DISPATCH_SMTP_COMMAND_QUIT, NULL, cancellable, error))
+    return FALSE;
+  job->quit_sent = TRUE;
+  return TRUE;
+}
+
 static gboolean
 write_message (DispatchSmtpJob  *job,
                GOutputStream    *stream,
@@ -397,9 +420,7 @@ transfer_with_data (DispatchSmtpJob     *job,
           !dispatch_smtp_job_queue (job, DISPATCH_SMTP_COMMAND_DATA, NULL, cancellable, error))
         return FALSE;
       if (!read_envelope_replies (job, recipients, cancellable, &envelope_error) &&
-          !g_error_matches (envelope_error, DISPATCH_ERROR, DISPATCH_ERROR_SENDER_REFUSED) &&
-          !g_error_matches (envelope_error, DISPATCH_ERROR, DISPATCH_ERROR_RECIPIENTS_REFUSED) &&
-          !g_error_matches (envelope_error, DISPATCH_ERROR, DISPATCH_ERROR_TEMPORARY))
+          !is_refusal (envelope_error))
         {
           g_propagate_error (error, g_steal_pointer (&envelope_error));
           return FALSE;
@@ -445,14 +466,8 @@ transfer_with_data (DispatchSmtpJob     *job,
   job->can_quit = TRUE;
   dispatch_smtp_job_progress (job, job->total);
 
-  /* The end of data may be followed by QUIT in the same flight (RFC 2920 §3.1). */
-  if (pipelining)
-    {
-      dispatch_smtp_job_set_state (job, DISPATCH_SMTP_STATE_QUITTING);
-      if (!dispatch_smtp_job_queue (job, DISPATCH_SMTP_COMMAND_QUIT, NULL, cancellable, error))
-        return FALSE;
-      job->quit_sent = TRUE;
-    }
+  if (pipelining && !queue_quit (job, cancellable, error))
+    return FALSE;
 
   final = dispatch_smtp_job_read_reply (job, DISPATCH_SMTP_STAGE_DATA, cancellable, error);
   if (final == NULL)
@@ -508,19 +523,12 @@ transfer_with_bdat (DispatchSmtpJob     *job,
   job->can_quit = TRUE;
   dispatch_smtp_job_progress (job, job->total);
 
-  if (pipelining)
-    {
-      dispatch_smtp_job_set_state (job, DISPATCH_SMTP_STATE_QUITTING);
-      if (!dispatch_smtp_job_queue (job, DISPATCH_SMTP_COMMAND_QUIT, NULL, cancellable, error))
-        return FALSE;
-      job->quit_sent = TRUE;
-    }
+  if (pipelining && !queue_quit (job, cancellable, error))
+    return FALSE;
 
   if (one_flight &&
       !read_envelope_replies (job, recipients, cancellable, &envelope_error) &&
-      !g_error_matches (envelope_error, DISPATCH_ERROR, DISPATCH_ERROR_SENDER_REFUSED) &&
-      !g_error_matches (envelope_error, DISPATCH_ERROR, DISPATCH_ERROR_RECIPIENTS_REFUSED) &&
-      !g_error_matches (envelope_error, DISPATCH_ERROR, DISPATCH_ERROR_TEMPORARY))
+      !is_refusal (envelope_error))
     {
       g_propagate_error (error, g_steal_pointer (&envelope_error));
       return FALSE;
