@@ -17,7 +17,8 @@
 # so a client that waits for each reply forces a flush and a new read between MAIL and RCPT,
 # while a pipelining client's MAIL and RCPTs come out of a single read and are answered in a
 # single flush. So, per session that carried a message:
-#   - no read and no flush on the client's descriptor between "< MAIL" and the last "< RCPT";
+#   - no read and no flush on the client's descriptor between "< AUTH" (AUTH PLAIN leads the
+#     flight, RFC 4954 §4) or "< MAIL" and the last "< RCPT";
 #   - no "improper command pipelining" line (Postfix's own detector of commands sent ahead
 #     where RFC 2920 forbids it; smtpd_forbid_unauth_pipelining=yes also makes it hang up);
 #   - the commands include "BDAT n … LAST", none is DATA, and Postfix's per-session summary
@@ -138,21 +139,26 @@ def analyse_transaction(session):
         last_rcpt = k
         while last_rcpt + 1 < len(names) and names[last_rcpt + 1] == 'RCPT':
             last_rcpt += 1
+        # AUTH PLAIN may lead the same flight (RFC 4954 §4); when it was sent, it must have.
+        first = k - 1 if k > 0 and names[k - 1] == 'AUTH' else k
+        group = ('AUTH, MAIL and RCPTs' if first < k else 'MAIL and RCPTs')
         if last_rcpt == k:
             problems.append('no RCPT right after MAIL')
+        elif 'AUTH' in names and first == k:
+            problems.append('AUTH is not right before MAIL')
         else:
-            start, end = commands[k][0], commands[last_rcpt][0]
+            start, end = commands[first][0], commands[last_rcpt][0]
             between = session.lines[start:end]
             reads = [l for l in between if io_on(l, fd) is not None]
             if reads:
-                problems.append('MAIL and RCPTs not pipelined: the server read or answered in '
-                                'between: %s' % '; '.join(reads))
+                problems.append('%s not pipelined: the server read or answered in between: %s'
+                                % (group, '; '.join(reads)))
             else:
-                # The read that brought MAIL in, for the record.
+                # The read that brought the group in, for the record.
                 got = [io_on(l, fd) for l in session.lines[:start]
                        if GOT.match(l) and io_on(l, fd) is not None]
-                evidence.append('MAIL + %d RCPT parsed from one %s-byte read, answered in one flush'
-                                % (last_rcpt - k, got[-1] if got else '?'))
+                evidence.append('%sMAIL + %d RCPT parsed from one %s-byte read, answered in one flush'
+                                % ('AUTH + ' if first < k else '', last_rcpt - k, got[-1] if got else '?'))
 
     bdat = [c for (_, c), n in zip(commands, names) if n == 'BDAT']
     if not bdat:
@@ -383,11 +389,23 @@ def main():
             for line in evidence:
                 tap.diag('  ' + line)
 
+        # The wrong password's session: its AUTH led the flight, and Postfix took nothing.
+        refused = [s for s in sessions if any('authentication failed' in l for l in s.lines)]
+        if len(refused) != 1:
+            tap.ok(False, 'wrong password: one session with a failed authentication in the log',
+                   'found %d' % len(refused))
+        else:
+            problems = analyse_transaction(refused[0])[0]
+            pipelined = not any('not pipelined' in p or 'AUTH is not' in p for p in problems)
+            tap.ok(pipelined and not refused[0].queue_ids(),
+                   'wrong password: server side: AUTH, MAIL and RCPT in one flight, no message queued',
+                   '\n'.join(problems) + '\n--- session ---\n' + '\n'.join(refused[0].lines[-120:]))
+
         mail_sessions = [s for s in sessions if any(n.upper().startswith('MAIL') for _, n in s.commands())]
-        tap.ok(len(mail_sessions) == len(queue_ids) + 1,
-               'every session that sent MAIL is one of the %d checked sends or the control'
-               % len(queue_ids),
-               'sessions with MAIL: %d, checked sends: %d + 1' % (len(mail_sessions), len(queue_ids)))
+        tap.ok(len(mail_sessions) == len(queue_ids) + 2,
+               'every session that sent MAIL is one of the %d checked sends, the wrong password or '
+               'the control' % len(queue_ids),
+               'sessions with MAIL: %d, checked sends: %d + 2' % (len(mail_sessions), len(queue_ids)))
         plain = [s for s in sessions
                  if any(c.upper().startswith('EHLO') for _, c in s.commands())
                  and not any(c.upper() == 'STARTTLS' for _, c in s.commands())

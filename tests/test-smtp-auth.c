@@ -603,6 +603,18 @@ test_wipe_string (void)
   dispatch_smtp_auth_free (NULL);
 }
 
+/* Only a mechanism that ends with the next reply may be followed by pipelined commands. */
+static void
+test_completes_at_once (void)
+{
+  g_assert_true (dispatch_smtp_auth_completes_at_once ("PLAIN"));
+  g_assert_true (dispatch_smtp_auth_completes_at_once ("plain"));
+  g_assert_false (dispatch_smtp_auth_completes_at_once ("LOGIN"));
+  g_assert_false (dispatch_smtp_auth_completes_at_once ("CRAM-MD5"));
+  g_assert_false (dispatch_smtp_auth_completes_at_once ("XOAUTH2"));
+  g_assert_false (dispatch_smtp_auth_completes_at_once ("SCRAM-SHA-256"));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -630,6 +642,7 @@ main (int   argc,
   g_test_add_func ("/smtp-auth/choose/requested", test_choose_requested);
   g_test_add_func ("/smtp-auth/choose/nothing-usable", test_choose_nothing_usable);
   g_test_add_func ("/smtp-auth/wipe-string", test_wipe_string);
+  g_test_add_func ("/smtp-auth/completes-at-once", test_completes_at_once);
 
   return g_test_run ();
 }

@@ -430,7 +430,8 @@ test_ehlo_refused (void)
   g_assert_cmpstr (dispatch_error_get_reply (run.error), ==, "550 5.7.1 Go away");
 }
 
-/* STARTTLS, EHLO again, AUTH PLAIN, then MAIL/RCPT/DATA pipelined and QUIT after the dot. */
+/* STARTTLS, EHLO again, then AUTH PLAIN, MAIL, RCPT and DATA in one flight (RFC 4954 §4), and
+ * QUIT after the dot. */
 static void
 test_starttls_auth_pipelining (void)
 {
@@ -452,7 +453,7 @@ test_starttls_auth_pipelining (void)
     "send 250 ENHANCEDSTATUSCODES\n"
     "expect AUTH PLAIN AGFsaWNlAHMzY3JldC1QYTU1d29yZCE=\n"
     "send 235 2.7.0 Authentication successful\n"
-    "expect MAIL FROM:<ann@example.org> SIZE=*\n"
+    "expect! MAIL FROM:<ann@example.org> SIZE=*\n"
     "send 250 2.1.0 Ok\n"
     "expect! RCPT TO:<bob@example.net>\n"
     "send 250 2.1.5 Ok\n"
@@ -604,6 +605,24 @@ test_bdat_one_flight (void)
   assert_transcript_has (&run, "C: BDAT * LAST");
 }
 
+/* Attaches @size random bytes, written to a file in @dir; returns the file's path. */
+static char *
+attach_random_file (DispatchMessage *message,
+                    const char      *dir,
+                    gsize            size)
+{
+  g_autofree guint8 *data = g_malloc (size);
+  g_autoptr(GFile) file = NULL;
+  char *path = g_build_filename (dir, "data.bin", NULL);
+
+  for (gsize i = 0; i < size; i++)
+    data[i] = (guint8) g_random_int ();
+  g_assert_true (g_file_set_contents (path, (const char *) data, size, NULL));
+  file = g_file_new_for_path (path);
+  dispatch_message_add_attachment (message, file);
+  return path;
+}
+
 /* A large message with CHUNKING: several BDAT chunks, envelope answered first. */
 static void
 test_bdat_chunks (void)
@@ -614,19 +633,11 @@ test_bdat_chunks (void)
   g_autoptr(GBytes) received = NULL;
   g_autoptr(DispatchAccount) account = NULL;
   g_autoptr(DispatchMessage) message = make_message ();
-  g_autoptr(GFile) file = NULL;
   g_autofree char *dir = g_dir_make_tmp ("dispatch-session-XXXXXX", NULL);
-  g_autofree char *path = g_build_filename (dir, "data.bin", NULL);
-  g_autofree guint8 *data = g_malloc (2 * 1024 * 1024);
+  g_autofree char *path = attach_random_file (message, dir, 2 * 1024 * 1024);
   guint64 size;
   guint n_chunks;
   guint16 port;
-
-  for (gsize i = 0; i < 2 * 1024 * 1024; i++)
-    data[i] = (guint8) g_random_int ();
-  g_assert_true (g_file_set_contents (path, (const char *) data, 2 * 1024 * 1024, NULL));
-  file = g_file_new_for_path (path);
-  dispatch_message_add_attachment (message, file);
 
   /* Pipelined chunks are 256 KiB: every full one, then the rest with LAST. */
   g_assert_true (dispatch_message_prepare (message, FALSE, FALSE, NULL, NULL));
@@ -1121,6 +1132,265 @@ test_auth_534 (void)
   assert_no_secret (&run);
 }
 
+/* ─── AUTH PLAIN in the same flight as the transaction (RFC 4954 §4) ─────────────────────── */
+
+/* Implicit TLS, a server offering PIPELINING, CHUNKING and AUTH PLAIN, and the client's AUTH. */
+#define PIPELINING_CHUNKING_AUTH_PLAIN \
+    "tls\n" \
+    "send 220 mx.test ESMTP\n" \
+    "expect EHLO *\n" \
+    "send 250-mx.test\n" \
+    "send 250-PIPELINING\n" \
+    "send 250-CHUNKING\n" \
+    "send 250 AUTH PLAIN\n" \
+    "expect AUTH PLAIN *\n"
+
+/* Implicit TLS, signed in as alice with PASSWORD; returns when the server's script has ended. */
+static void
+send_over_tls_as_alice (Run                *run,
+                        DispatchTestServer *server,
+                        DispatchMessage    *message)
+{
+  guint16 port = dispatch_test_server_start (server);
+  g_autoptr(DispatchAccount) account = make_account (port, DISPATCH_SMTP_SECURITY_TLS);
+
+  dispatch_account_set_user (account, "alice");
+  run_init (run);
+  run_session (run, account, PASSWORD, message);
+  finish_server (server);
+}
+
+/* PIPELINING + CHUNKING: AUTH, MAIL, RCPT, BDAT LAST with the message and QUIT all leave before
+ * the first reply — after EHLO, the whole send is one round trip. */
+static void
+test_auth_pipelined_one_flight (void)
+{
+  g_auto(Run) run = { 0 };
+  g_autoptr(DispatchTestServer) server = dispatch_test_server_new (
+    "tls\n"
+    "send 220 mx.test ESMTP\n"
+    "expect EHLO *\n"
+    "send 250-mx.test\n"
+    "send 250-PIPELINING\n"
+    "send 250-CHUNKING\n"
+    "send 250 AUTH PLAIN LOGIN\n"
+    "expect AUTH PLAIN AGFsaWNlAHMzY3JldC1QYTU1d29yZCE=\n"
+    "send 235 2.7.0 Authentication successful\n"
+    "expect! MAIL FROM:<ann@example.org>\n"
+    "send 250 2.1.0 Ok\n"
+    "expect! RCPT TO:<bob@example.net>\n"
+    "send 250 2.1.5 Ok\n"
+    "bdat\n"
+    "send 250 2.0.0 Ok: queued as ONE\n"
+    "expect! QUIT\n"
+    "send 221 bye\n");
+  g_autoptr(DispatchMessage) message = make_message ();
+
+  send_over_tls_as_alice (&run, server, message);
+
+  g_assert_no_error (run.error);
+  g_assert_cmpstr (run.result->auth_mechanism, ==, "PLAIN");
+  g_assert_null (run.result->auth_refused);
+  g_assert_cmpstr (run.result->queue_id, ==, "ONE");
+  g_assert_cmpuint (dispatch_test_server_get_n_messages (server), ==, 1);
+  assert_transcript_has (&run, "C: AUTH PLAIN <redacted>");
+  assert_no_secret (&run);
+}
+
+/* A refused sign-in: the server turns down the envelope that came with it, and the user hears
+ * about the sign-in, not about the sender. */
+static void
+test_auth_pipelined_refused (void)
+{
+  g_auto(Run) run = { 0 };
+  g_autoptr(DispatchTestServer) server = dispatch_test_server_new (
+    "tls\n"
+    "send 220 smtp.gmail.com ESMTP\n"
+    "expect EHLO *\n"
+    "send 250-smtp.gmail.com at your service\n"
+    "send 250-PIPELINING\n"
+    "send 250-CHUNKING\n"
+    "send 250 AUTH LOGIN PLAIN XOAUTH2\n"
+    "expect AUTH PLAIN *\n"
+    "send 535-5.7.8 Username and Password not accepted. For more information, go to\n"
+    "send 535 5.7.8  https://support.google.com/mail/?p=BadCredentials\n"
+    "expect! MAIL FROM:<ann@example.org>\n"
+    "send 530-5.7.0 Authentication Required. For more information, go to\n"
+    "send 530 5.7.0  https://support.google.com/mail/?p=WantAuthError\n"
+    "expect! RCPT TO:<bob@example.net>\n"
+    "send 503 5.5.1 MAIL first.\n"
+    "bdat\n"
+    "send 503 5.5.1 RCPT first.\n"
+    "expect! QUIT\n"
+    "send 221 bye\n");
+  g_autoptr(DispatchMessage) message = make_message ();
+
+  send_over_tls_as_alice (&run, server, message);
+
+  g_assert_null (run.result);
+  g_assert_error (run.error, DISPATCH_ERROR, DISPATCH_ERROR_AUTH_FAILED);
+  g_assert_cmpint (dispatch_error_get_stage (run.error), ==, DISPATCH_SMTP_STAGE_AUTH);
+  g_assert_nonnull (strstr (dispatch_error_get_reply (run.error), "535 5.7.8"));
+  g_assert_cmpstr (dispatch_error_get_hint (run.error), ==, dispatch_error_auth_hint ("127.0.0.1"));
+  /* Every reply was read: the dialogue ended in step, with 221. */
+  assert_transcript_has (&run, "S: 221 bye");
+  assert_no_secret (&run);
+}
+
+/* A server may take mail it would take from anyone even after a refused sign-in. The message
+ * left with the AUTH, so the truth is: sent, and the sign-in was refused. */
+static void
+test_auth_pipelined_refused_but_accepted (void)
+{
+  g_auto(Run) run = { 0 };
+  g_autoptr(DispatchTestServer) server = dispatch_test_server_new (
+    PIPELINING_CHUNKING_AUTH_PLAIN
+    "send 535 5.7.8 Error: authentication failed: bad credentials\n"
+    "expect! MAIL FROM:<ann@example.org>\n"
+    "send 250 2.1.0 Ok\n"
+    "expect! RCPT TO:<bob@example.net>\n"
+    "send 250 2.1.5 Ok\n"
+    "bdat\n"
+    "send 250 2.0.0 Ok: queued as LOCAL7\n"
+    "expect! QUIT\n"
+    "send 221 bye\n");
+  g_autoptr(DispatchMessage) message = make_message ();
+  g_autoptr(DispatchSmtpResult) copy = NULL;
+
+  send_over_tls_as_alice (&run, server, message);
+
+  g_assert_no_error (run.error);
+  g_assert_cmpstr (run.result->queue_id, ==, "LOCAL7");
+  g_assert_null (run.result->auth_mechanism);
+  g_assert_cmpstr (run.result->auth_refused, ==, "535 5.7.8 Error: authentication failed: bad credentials");
+  g_assert_cmpuint (run.result->accepted->len, ==, 1);
+  copy = dispatch_smtp_result_copy (run.result);
+  g_assert_cmpstr (copy->auth_refused, ==, run.result->auth_refused);
+  assert_no_secret (&run);
+}
+
+/* With DATA instead of BDAT, a 354 after a refused sign-in must not get the message: a lone
+ * "." would deliver an empty one to the accepted recipient, so the client hangs up, which
+ * aborts the transaction (RFC 5321 §3.8). */
+static void
+test_auth_pipelined_refused_before_data (void)
+{
+  g_auto(Run) run = { 0 };
+  g_autoptr(DispatchTestServer) server = dispatch_test_server_new (
+    "tls\n"
+    "send 220 mx.test ESMTP\n"
+    "expect EHLO *\n"
+    "send 250-mx.test\n"
+    "send 250-PIPELINING\n"
+    "send 250 AUTH PLAIN\n"
+    "expect AUTH PLAIN *\n"
+    "send 535 5.7.8 Error: authentication failed\n"
+    "expect! MAIL FROM:<ann@example.org>\n"
+    "send 250 2.1.0 Ok\n"
+    "expect! RCPT TO:<bob@example.net>\n"
+    "send 250 2.1.5 Ok\n"
+    "expect! DATA\n"
+    "send 354 End data with <CR><LF>.<CR><LF>\n");
+  g_autoptr(DispatchMessage) message = make_message ();
+  g_autoptr(GBytes) received = NULL;
+  g_autofree char *text = NULL;
+
+  send_over_tls_as_alice (&run, server, message);
+
+  g_assert_error (run.error, DISPATCH_ERROR, DISPATCH_ERROR_AUTH_FAILED);
+  g_assert_cmpint (dispatch_error_get_stage (run.error), ==, DISPATCH_SMTP_STAGE_AUTH);
+  received = dispatch_test_server_get_received (server);
+  text = g_strndup (g_bytes_get_data (received, NULL), g_bytes_get_size (received));
+  g_assert_true (g_str_has_suffix (text, "\r\nDATA\r\n"));
+  g_assert_false (transcript_has (&run, "C: QUIT"));
+  g_assert_false (transcript_has (&run, "?: (message data*"));
+}
+
+/* A big message waits for the envelope's replies before its upload: a refused sign-in costs
+ * no upload at all. */
+static void
+test_auth_pipelined_big_message (void)
+{
+  g_auto(Run) run = { 0 };
+  g_autoptr(DispatchTestServer) server = dispatch_test_server_new (
+    PIPELINING_CHUNKING_AUTH_PLAIN
+    "send 535 5.7.8 Error: authentication failed\n"
+    "expect! MAIL FROM:<ann@example.org>\n"
+    "send 530 5.7.0 Authentication required\n"
+    "expect! RCPT TO:<bob@example.net>\n"
+    "send 503 5.5.1 Error: need MAIL command\n"
+    "expect QUIT\n"
+    "send 221 bye\n");
+  g_autoptr(DispatchMessage) message = make_message ();
+  g_autofree char *dir = g_dir_make_tmp ("dispatch-session-XXXXXX", NULL);
+  g_autofree char *path = attach_random_file (message, dir, 3 * 1024 * 1024);
+
+  send_over_tls_as_alice (&run, server, message);
+
+  g_assert_error (run.error, DISPATCH_ERROR, DISPATCH_ERROR_AUTH_FAILED);
+  g_assert_false (transcript_has (&run, "C: BDAT*"));
+  g_assert_cmpuint (run.last_sent, ==, 0);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+/* 334 to an AUTH PLAIN that carried its response: the server read the MAIL line as a SASL
+ * answer, so the dialogue is out of step and the connection is closed without QUIT. */
+static void
+test_auth_pipelined_challenge (void)
+{
+  g_auto(Run) run = { 0 };
+  g_autoptr(DispatchTestServer) server = dispatch_test_server_new (
+    PIPELINING_CHUNKING_AUTH_PLAIN
+    "send 334 \n");
+  g_autoptr(DispatchMessage) message = make_message ();
+
+  send_over_tls_as_alice (&run, server, message);
+
+  g_assert_error (run.error, DISPATCH_ERROR, DISPATCH_ERROR_PROTOCOL);
+  g_assert_cmpint (dispatch_error_get_stage (run.error), ==, DISPATCH_SMTP_STAGE_AUTH);
+  g_assert_cmpstr (dispatch_error_get_reply (run.error), ==, "334");
+  assert_no_secret (&run);
+}
+
+/* LOGIN needs more turns: with PIPELINING offered it still ends its group, or the server would
+ * take the MAIL line for the user name. */
+static void
+test_auth_login_not_pipelined (void)
+{
+  g_auto(Run) run = { 0 };
+  g_autoptr(DispatchTestServer) server = dispatch_test_server_new (
+    "tls\n"
+    "send 220 mx.test ESMTP\n"
+    "expect EHLO *\n"
+    "send 250-mx.test\n"
+    "send 250-PIPELINING\n"
+    "send 250-CHUNKING\n"
+    "send 250 AUTH LOGIN\n"
+    "expect AUTH LOGIN\n"
+    "send 334 VXNlcm5hbWU6\n"
+    "expect YWxpY2U=\n"
+    "send 334 UGFzc3dvcmQ6\n"
+    "expect czNjcmV0LVBhNTV3b3JkIQ==\n"
+    "send 235 ok\n"
+    "expect MAIL FROM:<ann@example.org>\n"
+    "send 250 ok\n"
+    "expect! RCPT TO:<bob@example.net>\n"
+    "send 250 ok\n"
+    "bdat\n"
+    "send 250 ok: queued as LOGIN2\n"
+    "expect! QUIT\n"
+    "send 221 bye\n");
+  g_autoptr(DispatchMessage) message = make_message ();
+
+  send_over_tls_as_alice (&run, server, message);
+
+  g_assert_no_error (run.error);
+  g_assert_cmpstr (run.result->auth_mechanism, ==, "LOGIN");
+  g_assert_cmpstr (run.result->queue_id, ==, "LOGIN2");
+  assert_no_secret (&run);
+}
+
 /* No password in clear unless the user said so, even when the server offers AUTH. */
 static void
 test_plaintext_auth_refused (void)
@@ -1522,17 +1792,8 @@ test_cancel_mid_transfer (void)
   g_autoptr(DispatchAccount) account = NULL;
   g_autoptr(DispatchMessage) message = make_message ();
   g_autofree char *dir = g_dir_make_tmp ("dispatch-session-XXXXXX", NULL);
-  g_autofree char *path = g_build_filename (dir, "big.bin", NULL);
-  gsize size = 16 * 1024 * 1024;
-  g_autofree guint8 *data = g_malloc (size);
-  g_autoptr(GFile) file = NULL;
+  g_autofree char *path = attach_random_file (message, dir, 16 * 1024 * 1024);
   guint16 port;
-
-  for (gsize i = 0; i < size; i++)
-    data[i] = (guint8) (i * 7919 >> 3);
-  g_assert_true (g_file_set_contents (path, (const char *) data, size, NULL));
-  file = g_file_new_for_path (path);
-  dispatch_message_add_attachment (message, file);
 
   port = dispatch_test_server_start (server);
   run_init (&run);
@@ -1636,6 +1897,13 @@ main (int   argc,
   g_test_add_func ("/session/greeting-554", test_greeting_554);
   g_test_add_func ("/session/auth-535", test_auth_535);
   g_test_add_func ("/session/auth-534", test_auth_534);
+  g_test_add_func ("/session/auth-pipelined/one-flight", test_auth_pipelined_one_flight);
+  g_test_add_func ("/session/auth-pipelined/refused", test_auth_pipelined_refused);
+  g_test_add_func ("/session/auth-pipelined/refused-but-accepted", test_auth_pipelined_refused_but_accepted);
+  g_test_add_func ("/session/auth-pipelined/refused-before-data", test_auth_pipelined_refused_before_data);
+  g_test_add_func ("/session/auth-pipelined/big-message", test_auth_pipelined_big_message);
+  g_test_add_func ("/session/auth-pipelined/challenge", test_auth_pipelined_challenge);
+  g_test_add_func ("/session/auth-pipelined/not-for-login", test_auth_login_not_pipelined);
   g_test_add_func ("/session/plaintext-auth-refused", test_plaintext_auth_refused);
   g_test_add_func ("/session/plaintext-auth-allowed", test_plaintext_auth_allowed);
   g_test_add_func ("/session/one-recipient-refused", test_one_recipient_refused);

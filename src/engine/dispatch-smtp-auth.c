@@ -327,6 +327,15 @@ dispatch_smtp_auth_get_mechanism (DispatchSmtpAuth *auth)
   return supported_mechanisms[auth->mechanism];
 }
 
+gboolean
+dispatch_smtp_auth_completes_at_once (const char *mechanism)
+{
+  g_return_val_if_fail (mechanism != NULL, FALSE);
+
+  /* Not XOAUTH2: a refused token comes back as a 334 challenge that needs an answer. */
+  return g_ascii_strcasecmp (mechanism, "PLAIN") == 0;
+}
+
 const char *
 dispatch_smtp_auth_get_server_error (DispatchSmtpAuth *auth)
 {

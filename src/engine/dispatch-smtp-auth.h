@@ -34,6 +34,10 @@ void                dispatch_smtp_auth_free            (DispatchSmtpAuth    *aut
 
 const char         *dispatch_smtp_auth_get_mechanism   (DispatchSmtpAuth    *auth);
 
+/* Whether @mechanism, sent with its initial response, always ends with the server's next reply
+ * and negotiates no security layer: then AUTH need not end a pipelined group (RFC 4954 §4). */
+gboolean            dispatch_smtp_auth_completes_at_once (const char        *mechanism);
+
 /* The base64 initial response to put on the AUTH line, or NULL when the mechanism starts with
  * an empty challenge (LOGIN, CRAM-MD5). The caller wipes and frees it. */
 char               *dispatch_smtp_auth_initial_response (DispatchSmtpAuth   *auth);

@@ -32,6 +32,8 @@ struct _DispatchSmtpJob
    * handshake, and after the connection broke. */
   gboolean                  can_quit;
   gboolean                  quit_sent;
+  /* The mechanism of an AUTH sent ahead of the transaction whose reply is still to be read. */
+  char                     *auth_pending;
   guint64                   total;
 };
 
@@ -77,6 +79,12 @@ void                dispatch_smtp_job_set_reply_error (GError                 **
 DispatchSmtpRecipient *dispatch_smtp_recipient_new    (const char         *address,
                                                        guint               code,
                                                        const char         *reply);
+
+/* Reads the reply to an AUTH sent ahead of the transaction, if any: TRUE for 235, else an
+ * authentication error (stage AUTH). */
+gboolean            dispatch_smtp_job_finish_auth     (DispatchSmtpJob    *job,
+                                                       GCancellable       *cancellable,
+                                                       GError            **error);
 
 /* MAIL, RCPT…, then DATA or BDAT, pipelined when offered (dispatch-smtp-session-transaction.c). */
 gboolean            dispatch_smtp_job_transaction     (DispatchSmtpJob    *job,

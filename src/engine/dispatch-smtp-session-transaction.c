@@ -2,12 +2,13 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * Pipelined when the server offers PIPELINING (RFC 2920), chunked when it offers CHUNKING
- * (RFC 3030), in lock-step otherwise:
+ * (RFC 3030), in lock-step otherwise. An AUTH PLAIN may lead the first flight (RFC 4954 §4):
  *
- *   C: MAIL FROM:<a> SIZE=n   C: RCPT TO:<b> …   C: DATA          S: 250 … 354
- *   C: message, dot-stuffed   C: .                                 S: 250 queued as X
+ *   C: [AUTH PLAIN …]  C: MAIL FROM:<a> SIZE=n  C: RCPT TO:<b> …  C: DATA    S: [235] 250 … 354
+ *   C: message, dot-stuffed   C: .   C: QUIT                                 S: 250 queued as X, 221
  * or
- *   C: MAIL …  C: RCPT …  C: BDAT n LAST + message  C: QUIT       S: 250 … 250 … 221
+ *   C: [AUTH PLAIN …]  C: MAIL …  C: RCPT …  C: BDAT n LAST + message  C: QUIT
+ *                                                                     S: [235] 250 … 250 … 221
  */
 #include "config.h"
 
@@ -98,15 +99,35 @@ set_recipients_error (DispatchSmtpJob  *job,
                       _("The server refused every recipient; nothing was sent."));
 }
 
-/* The replies to a pipelined MAIL and RCPTs. All of them are read even after a failure, so the
- * dialogue stays in step; the first failure is what the user hears about. */
+/* A refusal by the server, as opposed to a broken dialogue: with pipelining the replies to what
+ * was already sent must still be read before saying so. */
+static gboolean
+is_refusal (const GError *error)
+{
+  return g_error_matches (error, DISPATCH_ERROR, DISPATCH_ERROR_AUTH_FAILED) ||
+         g_error_matches (error, DISPATCH_ERROR, DISPATCH_ERROR_SENDER_REFUSED) ||
+         g_error_matches (error, DISPATCH_ERROR, DISPATCH_ERROR_RECIPIENTS_REFUSED) ||
+         g_error_matches (error, DISPATCH_ERROR, DISPATCH_ERROR_TEMPORARY);
+}
+
+/* The replies to a pipelined AUTH, MAIL and RCPTs. All of them are read even after a failure,
+ * so the dialogue stays in step; the first failure is what the user hears about. */
 static gboolean
 read_envelope_replies (DispatchSmtpJob     *job,
                        const char * const  *recipients,
                        GCancellable        *cancellable,
                        GError             **error)
 {
+  g_autoptr(GError) auth_error = NULL;
   g_autoptr(GError) sender_error = NULL;
+
+  /* A sign-in sent in the same flight answers first; without it the envelope's replies mean
+   * little, but they are read all the same. */
+  if (!dispatch_smtp_job_finish_auth (job, cancellable, &auth_error) && !is_refusal (auth_error))
+    {
+      g_propagate_error (error, g_steal_pointer (&auth_error));
+      return FALSE;
+    }
 
   if (!read_mail_reply (job, cancellable, &sender_error) &&
       !g_error_matches (sender_error, DISPATCH_ERROR, DISPATCH_ERROR_SENDER_REFUSED) &&
@@ -120,6 +141,11 @@ read_envelope_replies (DispatchSmtpJob     *job,
     if (!read_rcpt_reply (job, recipients[i], cancellable, error))
       return FALSE;
 
+  if (auth_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&auth_error));
+      return FALSE;
+    }
   if (sender_error != NULL)
     {
       g_propagate_error (error, g_steal_pointer (&sender_error));
@@ -348,16 +374,6 @@ dispatch_bdat_stream_init (DispatchBdatStream *self)
   self->chunk = g_byte_array_new ();
 }
 
-/* An envelope the server turned down, as opposed to a broken dialogue: with pipelining the
- * replies to what was already sent must still be read before saying so. */
-static gboolean
-is_refusal (const GError *error)
-{
-  return g_error_matches (error, DISPATCH_ERROR, DISPATCH_ERROR_SENDER_REFUSED) ||
-         g_error_matches (error, DISPATCH_ERROR, DISPATCH_ERROR_RECIPIENTS_REFUSED) ||
-         g_error_matches (error, DISPATCH_ERROR, DISPATCH_ERROR_TEMPORARY);
-}
-
 /* After the end of the data, QUIT may join the same flight (RFC 2920 §3.1). */
 static gboolean
 queue_quit (DispatchSmtpJob  *job,
@@ -440,8 +456,12 @@ transfer_with_data (DispatchSmtpJob     *job,
   if (envelope_error != NULL)
     {
       /* A server that says 354 although nobody was accepted gets an empty message, which it
-       * must refuse (RFC 2920 §3.1); then we report the envelope's failure. */
-      if (dispatch_smtp_reply_get_code (go_ahead) == 354)
+       * must refuse (RFC 2920 §3.1); then we report the envelope's failure. One that accepted
+       * recipients after a refused sign-in would deliver that empty message: hanging up
+       * aborts the transaction instead (RFC 5321 §3.8). */
+      if (dispatch_smtp_reply_get_code (go_ahead) == 354 && job->result->accepted->len > 0)
+        job->can_quit = FALSE;
+      else if (dispatch_smtp_reply_get_code (go_ahead) == 354)
         {
           g_autoptr(DispatchSmtpReply) ignored = NULL;
 
@@ -550,6 +570,14 @@ transfer_with_bdat (DispatchSmtpJob     *job,
         final = g_steal_pointer (&reply);
     }
 
+  /* A server that refused the sign-in may still take mail it would take from anyone; the
+   * message went out in the same flight, so what counts is whether it was accepted. */
+  if (envelope_error != NULL && dispatch_error_get_stage (envelope_error) == DISPATCH_SMTP_STAGE_AUTH &&
+      job->result->accepted->len > 0 && data_error == NULL && dispatch_smtp_reply_get_class (final) == 2)
+    {
+      job->result->auth_refused = g_strdup (dispatch_error_get_reply (envelope_error));
+      g_clear_error (&envelope_error);
+    }
   if (envelope_error != NULL)
     {
       g_propagate_error (error, g_steal_pointer (&envelope_error));

@@ -89,6 +89,7 @@ dispatch_smtp_result_copy (const DispatchSmtpResult *result)
   copy->tls_version = g_strdup (result->tls_version);
   copy->tls_cipher = g_strdup (result->tls_cipher);
   copy->auth_mechanism = g_strdup (result->auth_mechanism);
+  copy->auth_refused = g_strdup (result->auth_refused);
   copy->server_domain = g_strdup (result->server_domain);
   copy->bytes_sent = result->bytes_sent;
   copy->used_pipelining = result->used_pipelining;
@@ -109,6 +110,7 @@ dispatch_smtp_result_free (DispatchSmtpResult *result)
   g_free (result->tls_version);
   g_free (result->tls_cipher);
   g_free (result->auth_mechanism);
+  g_free (result->auth_refused);
   g_free (result->server_domain);
   g_free (result);
 }
@@ -332,6 +334,7 @@ job_free (gpointer data)
   g_clear_pointer (&job->result, dispatch_smtp_result_free);
   g_clear_pointer (&job->password, dispatch_smtp_auth_wipe_string);
   g_clear_pointer (&job->oauth2_token, dispatch_smtp_auth_wipe_string);
+  g_free (job->auth_pending);
   g_clear_object (&job->message);
   g_clear_object (&job->account);
   g_clear_object (&job->session);
@@ -692,6 +695,48 @@ wants_auth (DispatchSmtpJob *job)
   return (user != NULL && *user != '\0') || job->oauth2_token != NULL;
 }
 
+/* The error for a reply that ended the sign-in without success. @server_error: what an
+ * XOAUTH2 server said about the token, or NULL. */
+static void
+set_auth_error (DispatchSmtpJob    *job,
+                DispatchSmtpReply  *reply,
+                const char         *server_error,
+                GError            **error)
+{
+  const char *user = dispatch_account_get_user (job->account);
+  const char *host = dispatch_smtp_job_host (job);
+
+  if (dispatch_smtp_reply_get_code (reply) == 530 && !dispatch_smtp_connection_is_encrypted (job->connection))
+    dispatch_smtp_job_set_reply_error (error, reply, DISPATCH_SMTP_STAGE_AUTH, DISPATCH_ERROR_AUTH_FAILED,
+                     _("The server wants an encrypted connection first: choose STARTTLS or TLS."),
+                     _("%s refused the sign-in."), host);
+  else if (server_error != NULL)
+    {
+      g_autofree char *hint = g_strdup_printf (_("The access token was refused (%s); get a new one."),
+                                               server_error);
+      dispatch_smtp_job_set_reply_error (error, reply, DISPATCH_SMTP_STAGE_AUTH, DISPATCH_ERROR_AUTH_FAILED,
+                       hint, _("%s refused the sign-in."), host);
+    }
+  else
+    dispatch_smtp_job_set_reply_error (error, reply, DISPATCH_SMTP_STAGE_AUTH, DISPATCH_ERROR_AUTH_FAILED,
+                     dispatch_error_auth_hint (host),
+                     /* Translators: first %s is the user name, second a server name */
+                     _("The sign-in as %s was refused by %s."), user ? user : "", host);
+}
+
+/* With PIPELINING, an AUTH that completes in one reply need not wait for it: the transaction
+ * follows in the same flight (RFC 4954 §4) and reads the reply first. Only when there is a
+ * transaction to follow — a connection test has nothing to gain. */
+static gboolean
+can_pipeline_auth (DispatchSmtpJob *job,
+                   const char      *mechanism,
+                   gboolean         has_initial_response)
+{
+  return job->message != NULL && has_initial_response &&
+         dispatch_smtp_capabilities_has (job->capabilities, DISPATCH_SMTP_CAPABILITY_PIPELINING) &&
+         dispatch_smtp_auth_completes_at_once (mechanism);
+}
+
 static gboolean
 step_auth (DispatchSmtpJob  *job,
            GCancellable     *cancellable,
@@ -703,6 +748,8 @@ step_auth (DispatchSmtpJob  *job,
   g_autoptr(DispatchSmtpAuth) auth = NULL;
   g_autofree char *command = NULL;
   g_autofree char *shown = NULL;
+  gboolean pipelined;
+  gboolean sent;
   char *initial;
 
   dispatch_smtp_job_set_state (job, DISPATCH_SMTP_STATE_AUTHENTICATING);
@@ -751,16 +798,21 @@ step_auth (DispatchSmtpJob  *job,
   command = dispatch_smtp_command_auth (mechanism, initial, error);
   shown = initial != NULL ? g_strdup_printf ("AUTH %s " DISPATCH_SMTP_REDACTED, mechanism)
                           : g_strdup_printf ("AUTH %s", mechanism);
+  pipelined = can_pipeline_auth (job, mechanism, initial != NULL);
   g_clear_pointer (&initial, dispatch_smtp_auth_wipe_string);
   if (command == NULL)
     return FALSE;
 
-  if (!dispatch_smtp_job_send (job, command, shown, cancellable, error))
-    {
-      g_clear_pointer (&command, dispatch_smtp_auth_wipe_string);
-      return FALSE;
-    }
+  sent = pipelined ? dispatch_smtp_job_queue (job, command, shown, cancellable, error)
+                   : dispatch_smtp_job_send (job, command, shown, cancellable, error);
   g_clear_pointer (&command, dispatch_smtp_auth_wipe_string);
+  if (!sent)
+    return FALSE;
+  if (pipelined)
+    {
+      job->auth_pending = g_strdup (mechanism);
+      return TRUE;
+    }
 
   for (guint round = 0; ; round++)
     {
@@ -781,24 +833,7 @@ step_auth (DispatchSmtpJob  *job,
 
       if (code != 334)
         {
-          const char *server_error = dispatch_smtp_auth_get_server_error (auth);
-
-          if (code == 530 && !encrypted)
-            dispatch_smtp_job_set_reply_error (error, reply, DISPATCH_SMTP_STAGE_AUTH, DISPATCH_ERROR_AUTH_FAILED,
-                             _("The server wants an encrypted connection first: choose STARTTLS or TLS."),
-                             _("%s refused the sign-in."), dispatch_smtp_job_host (job));
-          else if (server_error != NULL)
-            {
-              g_autofree char *hint = g_strdup_printf (_("The access token was refused (%s); get a new one."),
-                                                       server_error);
-              dispatch_smtp_job_set_reply_error (error, reply, DISPATCH_SMTP_STAGE_AUTH, DISPATCH_ERROR_AUTH_FAILED,
-                               hint, _("%s refused the sign-in."), dispatch_smtp_job_host (job));
-            }
-          else
-            dispatch_smtp_job_set_reply_error (error, reply, DISPATCH_SMTP_STAGE_AUTH, DISPATCH_ERROR_AUTH_FAILED,
-                             dispatch_error_auth_hint (dispatch_smtp_job_host (job)),
-                             /* Translators: first %s is the user name, second a server name */
-                             _("The sign-in as %s was refused by %s."), user ? user : "", dispatch_smtp_job_host (job));
+          set_auth_error (job, reply, dispatch_smtp_auth_get_server_error (auth), error);
           return FALSE;
         }
 
@@ -828,6 +863,45 @@ step_auth (DispatchSmtpJob  *job,
           return FALSE;
         }
       dispatch_smtp_auth_wipe_string (g_steal_pointer (&line));
+    }
+}
+
+gboolean
+dispatch_smtp_job_finish_auth (DispatchSmtpJob  *job,
+                               GCancellable     *cancellable,
+                               GError          **error)
+{
+  g_autofree char *mechanism = g_steal_pointer (&job->auth_pending);
+  g_autoptr(DispatchSmtpReply) reply = NULL;
+
+  if (mechanism == NULL)
+    return TRUE;
+
+  reply = dispatch_smtp_job_read_reply (job, DISPATCH_SMTP_STAGE_AUTH, cancellable, error);
+  if (reply == NULL)
+    return FALSE;
+
+  switch (dispatch_smtp_reply_get_code (reply))
+    {
+    case 235:
+      job->result->auth_mechanism = g_steal_pointer (&mechanism);
+      return TRUE;
+
+    case 334:
+      {
+        /* It took the next command for an answer: nothing after this can be trusted. */
+        g_autofree char *wire = dispatch_smtp_reply_to_string (reply);
+
+        job->can_quit = FALSE;
+        dispatch_set_error (error, DISPATCH_ERROR_PROTOCOL, DISPATCH_SMTP_STAGE_AUTH, wire, NULL,
+                            /* Translators: %s is a server name */
+                            _("%s asked for more after a complete sign-in."), dispatch_smtp_job_host (job));
+        return FALSE;
+      }
+
+    default:
+      set_auth_error (job, reply, NULL, error);
+      return FALSE;
     }
 }
 
