@@ -9,12 +9,14 @@
 #       config, queue and data directories under DIR) and Dovecot (auth only, its own config
 #       under DIR), waits until both ports greet, prints one JSON object on stdout and returns,
 #       leaving both running:
-#         {"host": "127.0.0.1", "submission": PORT, "submissions": PORT, "user": "alice",
+#         {"host": "127.0.0.1", "submission": PORT, "submissions": PORT, "mx": PORT, "user": "alice",
 #          "password_file": ".../password", "mailboxes": {"bob@example.net": ".../Maildir"},
 #          "maillog": ".../postfix.log", "pid_file": "DIR/instance.pids", "dir": "DIR"}
-#       submission = STARTTLS required, AUTH only after it; submissions = implicit TLS. Both
-#       offer PLAIN and LOGIN through Dovecot, PIPELINING and CHUNKING (Postfix defaults), and
-#       deliver to one Maildir per --mailbox (default bob@, carol@example.net, dave@example.com).
+#       submission = STARTTLS required, AUTH only after it; submissions = implicit TLS; mx = like
+#       submission, but as a domain's MX does it takes mail for its own mailboxes from anyone
+#       (AUTH only needed to relay). All offer PLAIN and LOGIN through Dovecot, PIPELINING and
+#       CHUNKING (Postfix defaults), and deliver to one Maildir per --mailbox (default bob@,
+#       carol@example.net, dave@example.com).
 #       Without --password-file a random password is generated into DIR/password.
 #   postfix-instance.py stop DIR
 #       Stops the processes listed in DIR/instance.pids, by PID, after checking that each PID
@@ -254,6 +256,7 @@ class Instance:
         self.tie_to_caller = tie_to_caller
         self.submission = None
         self.submissions = None
+        self.mx = None
         self.master = None
         self.dovecot = None
         self.watchdog = None
@@ -299,6 +302,7 @@ class Instance:
             'host': '127.0.0.1',
             'submission': self.submission,
             'submissions': self.submissions,
+            'mx': self.mx,
             'user': self.user,
             'password_file': self.password_file,
             'mailboxes': {a: self.maildir(a) for a in self.mailboxes},
@@ -412,6 +416,10 @@ class Instance:
              ['syslog_name=postfix/submission']),
             ('127.0.0.1:%d' % self.submissions, 'inet', 'n', '-', 'n', '-', '-', smtpd,
              ['syslog_name=postfix/submissions', 'smtpd_tls_wrappermode=yes']),
+            # A domain's MX: its own mailboxes take mail from anyone, signed in or not.
+            ('127.0.0.1:%d' % self.mx, 'inet', 'n', '-', 'n', '-', '-', smtpd,
+             ['syslog_name=postfix/mx', 'smtpd_client_restrictions=',
+              'smtpd_relay_restrictions=permit_sasl_authenticated,reject_unauth_destination']),
             # The internal services a submission needs, none chrooted (no copies of /etc).
             ('cleanup', 'unix', 'n', '-', 'n', '-', '0', 'cleanup', []),
             ('qmgr', 'unix', 'n', '-', 'n', '300', '1', 'qmgr', []),
@@ -512,7 +520,7 @@ service auth {{
         context = ssl.create_default_context(cafile=None)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE  # only asks "does it greet?"; tests verify for real
-        pending = {'submission': False, 'submissions': True}
+        pending = {'submission': False, 'submissions': True, 'mx': False}
         while True:
             for proc, what in ((self.master, 'Postfix master'), (self.dovecot, 'Dovecot')):
                 if proc.poll() is not None:
@@ -565,9 +573,10 @@ service auth {{
         # exit at once (saying why only to syslog, which a CI machine may not have): a daemon
         # that dies during start-up gets two more tries on other ports; a hang does not.
         for attempt in range(3):
-            self.submission, self.submissions = free_port(), free_port()
-            while self.submissions == self.submission:
-                self.submissions = free_port()
+            ports = set()
+            while len(ports) < 3:
+                ports.add(free_port())
+            self.submission, self.submissions, self.mx = sorted(ports)
             try:
                 self._start_once(timeout)
                 return self.info()

@@ -27,6 +27,8 @@
 # would survive into the Maildir file, which is checked for it.
 
 import base64
+import email
+import email.policy
 import importlib.util
 import os
 import re
@@ -354,6 +356,36 @@ def main():
                'wrong password: no password in stdout or stderr')
         tap.ok(snapshot(instance) == before, 'wrong password: nothing delivered')
 
+        # 3b. The same wrong password at the MX port, which takes mail for its own mailboxes
+        #     from anyone: the message left with the AUTH (RFC 4954 §4) and Postfix took it
+        #     without the sign-in, so dispatch-send says sent, and warns with the 535.
+        before = snapshot(instance)
+        status, out, err = run_send(dispatch_send, connect(instance.mx, 'starttls',
+                                                           wrong_password_file)
+                                    + text_only.args())
+        tap.ok(status == 0, 'MX, wrong password: exits 0, the message was taken',
+               describe_run(status, out, err))
+        tap.ok('535' in err and 'warning' in err and 'sign-in' in err,
+               "MX, wrong password: stderr warns that the sign-in was refused, with the 535",
+               describe_run(status, out, err))
+        tap.ok(not leaks(mailcheck.WRONG_PASSWORD, out, err),
+               'MX, wrong password: no password in stdout or stderr')
+        delivered = wait_for_delivery(instance, before, text_only.accepted)
+        received = []
+        for address in text_only.accepted:
+            for path in delivered.get(address, [])[:1]:
+                with open(path, 'rb') as f:
+                    received.append(str(email.message_from_bytes(f.read(), policy=email.policy.default)
+                                        .get_all('Received', [''])[0]))
+        # "ESMTPS": over TLS, not authenticated (RFC 3848 would say ESMTPSA).
+        tap.ok(len(received) == len(text_only.accepted)
+               and all('with ESMTPS ' in r for r in received),
+               'MX, wrong password: delivered once to each recipient, received unauthenticated',
+               'delivered %r, Received %r' % (delivered, received))
+        mx_queue_id = queue_id_of(out)
+        if status == 0 and mx_queue_id:
+            queue_ids.append(('mx/wrong-password', mx_queue_id))
+
         # 4. No TLS at all, plaintext AUTH allowed by us: the server offers no AUTH before
         #    STARTTLS, so no password may cross, and nothing may be delivered.
         before = snapshot(instance)
@@ -389,8 +421,10 @@ def main():
             for line in evidence:
                 tap.diag('  ' + line)
 
-        # The wrong password's session: its AUTH led the flight, and Postfix took nothing.
-        refused = [s for s in sessions if any('authentication failed' in l for l in s.lines)]
+        # The wrong password's session at submission: its AUTH led the flight, and Postfix
+        # took nothing (the one at the MX port is among the checked sends).
+        refused = [s for s in sessions if any('authentication failed' in l for l in s.lines)
+                   and s.service == 'submission']
         if len(refused) != 1:
             tap.ok(False, 'wrong password: one session with a failed authentication in the log',
                    'found %d' % len(refused))
