@@ -14,6 +14,7 @@
 #include "dispatch-account-dialog.h"
 #include "dispatch-application.h"
 #include "dispatch-engine.h"
+#include "dispatch-settings.h"
 #include "dispatch-transcript-view.h"
 #include "dispatch-window.h"
 
@@ -488,6 +489,65 @@ test_window_names (void)
 }
 
 static void
+assert_fields_read_only (DispatchWindow *window,
+                         gboolean        read_only)
+{
+  static const char *const rows[] = { "to_row", "cc_row", "bcc_row", "subject_row" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
+    {
+      GtkEditable *row = GTK_EDITABLE (window_child (window, rows[i]));
+
+      gtk_test_accessible_assert_property (GTK_ACCESSIBLE (gtk_editable_get_delegate (row)),
+                                           GTK_ACCESSIBLE_PROPERTY_READ_ONLY, read_only);
+    }
+
+  gtk_test_accessible_assert_property (GTK_ACCESSIBLE (window_child (window, "body_view")),
+                                       GTK_ACCESSIBLE_PROPERTY_READ_ONLY, read_only);
+}
+
+/* While a send is under way the form is locked without being dimmed: its fields stay readable
+ * and reachable, and tell assistive technologies that they are read-only. The server here
+ * takes the connection and never answers, so the send stays under way until cancelled. */
+static void
+test_window_locked_while_sending (void)
+{
+  g_autoptr(GSocketListener) listener = g_socket_listener_new ();
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) effective = NULL;
+  g_autoptr(GSettings) settings = dispatch_settings_new ();
+  g_autoptr(GError) error = NULL;
+  DispatchWindow *window;
+
+  g_socket_listener_add_address (listener, address, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                                 NULL, &effective, &error);
+  g_assert_no_error (error);
+
+  g_settings_set_string (settings, "provider", "custom");
+  g_settings_set_string (settings, "host", "127.0.0.1");
+  g_settings_set_uint (settings, "port", g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective)));
+  g_settings_set_enum (settings, "security", DISPATCH_SMTP_SECURITY_NONE);
+  g_settings_set_string (settings, "user", "");
+  g_settings_set_string (settings, "sender-name", "Ann Example");
+  g_settings_set_string (settings, "sender-address", "ann@example.org");
+
+  window = open_window ();
+  assert_fields_read_only (window, FALSE);
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.send", NULL));
+  g_assert_true (dispatch_window_is_sending (window));
+  assert_fields_read_only (window, TRUE);
+  g_assert_true (gtk_widget_is_sensitive (window_child (window, "body_view")));
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.cancel", NULL));
+  g_assert_false (dispatch_window_is_sending (window));
+  assert_fields_read_only (window, FALSE);
+
+  close_window (GTK_WINDOW (window));
+}
+
+static void
 test_window_keyboard (void)
 {
   DispatchWindow *window = open_window ();
@@ -709,6 +769,7 @@ main (int   argc,
 
   g_test_add_func ("/accessibility/window/names", test_window_names);
   g_test_add_func ("/accessibility/window/keyboard", test_window_keyboard);
+  g_test_add_func ("/accessibility/window/locked-while-sending", test_window_locked_while_sending);
   g_test_add_func ("/accessibility/account-dialog", test_account_dialog);
   g_test_add_func ("/accessibility/shortcuts-window", test_shortcuts_window);
 

@@ -273,6 +273,57 @@ save_screenshot (GtkWidget  *widget,
   g_test_message ("Screenshot: %s", path);
 }
 
+static GtkWidget *
+find_action_button (GtkWidget  *widget,
+                    const char *action_name)
+{
+  if (GTK_IS_BUTTON (widget) &&
+      g_strcmp0 (gtk_actionable_get_action_name (GTK_ACTIONABLE (widget)), action_name) == 0)
+    return widget;
+
+  for (GtkWidget *c = gtk_widget_get_first_child (widget); c != NULL; c = gtk_widget_get_next_sibling (c))
+    {
+      GtkWidget *found = find_action_button (c, action_name);
+
+      if (found != NULL)
+        return found;
+    }
+
+  return NULL;
+}
+
+/* While a send is under way the user cannot change the message: the fields are read-only,
+ * Cc/Bcc cannot be toggled, attachments cannot be removed. The form is not made insensitive,
+ * so it stays readable and looks as it did. (test-accessibility checks that the fields say
+ * they are read-only; here GTK_A11Y=none.) */
+static void
+assert_form_locked (DispatchWindow *window,
+                    gboolean        locked)
+{
+  static const char *const rows[] = { "to_row", "cc_row", "bcc_row", "subject_row" };
+  GtkWidget *body = child (window, "body_view");
+  DispatchAttachmentRow *attachment = first_attachment_row (window);
+
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
+    {
+      GtkEditable *row = GTK_EDITABLE (child (window, rows[i]));
+
+      g_assert_cmpint (gtk_editable_get_editable (row), ==, !locked);
+    }
+
+  g_assert_cmpint (gtk_text_view_get_editable (GTK_TEXT_VIEW (body)), ==, !locked);
+  g_assert_cmpint (gtk_widget_is_sensitive (child (window, "cc_bcc_button")), ==, !locked);
+  g_assert_true (gtk_widget_is_sensitive (child (window, "compose_box")));
+
+  if (attachment != NULL)
+    {
+      GtkWidget *remove = find_action_button (GTK_WIDGET (attachment), "attachment.remove");
+
+      g_assert_nonnull (remove);
+      g_assert_cmpint (gtk_widget_is_sensitive (remove), ==, !locked);
+    }
+}
+
 static void
 record_phase (GtkLabel   *label,
               GParamSpec *pspec,
@@ -350,12 +401,19 @@ test_send_success (void)
   WAIT_UNTIL (draft_exists ());
 
   g_signal_connect (child (window, "phase_label"), "notify::label", G_CALLBACK (record_phase), phases);
+  assert_form_locked (window, FALSE);
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.send", NULL));
   g_assert_true (dispatch_window_is_sending (window));
   g_assert_false (send_enabled (window));
+  assert_form_locked (window, TRUE);
+
+  /* Removing the attachment is refused as well when asked for through the action. */
+  gtk_widget_activate_action (GTK_WIDGET (row), "attachment.remove", NULL);
+  g_assert_cmpuint (n_attachments (window), ==, 1);
 
   WAIT_UNTIL (!dispatch_window_is_sending (window));
   finish_server (server);
+  assert_form_locked (window, FALSE);
 
   /* What the user saw on the way */
   g_assert_cmpstr (g_ptr_array_index (phases, 0), ==, "Connecting…");
@@ -515,6 +573,7 @@ test_cancel (void)
   WAIT_UNTIL (dispatch_transcript_view_get_n_lines (transcript) >= 2);
   g_assert_true (dispatch_window_is_sending (window));
   g_assert_true (gtk_revealer_get_reveal_child (GTK_REVEALER (child (window, "status_revealer"))));
+  assert_form_locked (window, TRUE);
 
   save_screenshot (GTK_WIDGET (window), "window-sending.png");
 
@@ -525,6 +584,7 @@ test_cancel (void)
   g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (child (window, "phase_label"))), ==, "Cancelled");
   g_assert_true (send_enabled (window));
   g_assert_false (gtk_revealer_get_reveal_child (GTK_REVEALER (child (window, "result_revealer"))));
+  assert_form_locked (window, FALSE);
 
   /* …and the worker lets go of the connection soon after. */
   dispatch_test_server_finish (server, &error);

@@ -57,6 +57,7 @@ struct _DispatchWindow
   guint                   paste_counter;
 
   guint                   show_transcript : 1;
+  guint                   form_locked : 1;    /* read-only while a send is under way */
   guint                   restoring : 1;
   guint                   draft_dirty : 1;
   guint                   draft_writing : 1;

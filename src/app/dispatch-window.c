@@ -178,6 +178,51 @@ address_changed_cb (DispatchWindow *self)
   _dispatch_window_draft_changed (self);
 }
 
+static void
+set_attachment_removable (GtkWidget *row,
+                          gboolean   removable)
+{
+  gtk_widget_action_set_enabled (row, "attachment.remove", removable);
+}
+
+/* While a send is under way the message must not change, yet the form stays as it looks:
+ * making it insensitive would dim, restyle and repaint every row of it when the send starts
+ * and again when it ends. The fields turn read-only instead — still readable, selectable and
+ * focusable, and announced as read-only — and what would change the message otherwise (the
+ * Cc/Bcc toggle, removing an attachment) is disabled; attaching is an action of its own. */
+static void
+set_form_locked (DispatchWindow *self,
+                 gboolean        locked)
+{
+  AdwEntryRow *rows[] = { self->to_row, self->cc_row, self->bcc_row, self->subject_row };
+
+  if (self->form_locked == locked)
+    return;
+
+  self->form_locked = locked;
+
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
+    {
+      GtkEditable *text = gtk_editable_get_delegate (GTK_EDITABLE (rows[i]));
+
+      gtk_editable_set_editable (GTK_EDITABLE (rows[i]), !locked);
+      gtk_accessible_update_property (GTK_ACCESSIBLE (text), GTK_ACCESSIBLE_PROPERTY_READ_ONLY, locked, -1);
+    }
+
+  gtk_text_view_set_editable (self->body_view, !locked);
+  gtk_text_view_set_cursor_visible (self->body_view, !locked);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->body_view), GTK_ACCESSIBLE_PROPERTY_READ_ONLY, locked, -1);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->cc_bcc_button), !locked);
+
+  for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (self->attachments_list));
+       child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      if (DISPATCH_IS_ATTACHMENT_ROW (child))
+        set_attachment_removable (child, !locked);
+    }
+}
+
 void
 _dispatch_window_update_actions (DispatchWindow *self)
 {
@@ -191,7 +236,7 @@ _dispatch_window_update_actions (DispatchWindow *self)
   gtk_widget_action_set_enabled (widget, "win.new-message", !sending);
   gtk_widget_action_set_enabled (widget, "win.save-eml", !sending);
   gtk_widget_action_set_enabled (widget, "win.view-source", !sending);
-  gtk_widget_set_sensitive (GTK_WIDGET (self->compose_box), !sending);
+  set_form_locked (self, sending);
 }
 
 static void
@@ -520,6 +565,7 @@ dispatch_window_add_attachment (DispatchWindow *self,
     }
 
   row = dispatch_attachment_row_new (file);
+  set_attachment_removable (row, !self->form_locked);
   g_signal_connect_object (row, "remove", G_CALLBACK (attachment_remove_cb), self, G_CONNECT_SWAPPED);
   gtk_list_box_append (self->attachments_list, row);
   _dispatch_window_draft_changed (self);
