@@ -422,6 +422,7 @@ open_window (void)
   transcript = DISPATCH_TRANSCRIPT_VIEW (window_child (window, "transcript_view"));
   dispatch_transcript_view_append (transcript, DISPATCH_SMTP_DIRECTION_SERVER, "220 test.example ESMTP");
   dispatch_transcript_view_append (transcript, DISPATCH_SMTP_DIRECTION_CLIENT, "EHLO [127.0.0.1]");
+  gtk_widget_set_visible (window_child (window, "result_revealer"), TRUE);
   gtk_revealer_set_reveal_child (GTK_REVEALER (window_child (window, "result_revealer")), TRUE);
   gtk_revealer_set_reveal_child (GTK_REVEALER (window_child (window, "status_revealer")), TRUE);
   gtk_label_set_text (GTK_LABEL (window_child (window, "phase_label")), "Sending 42 %…");

@@ -213,6 +213,15 @@ _dispatch_window_paste_shortcut_cb (GtkWidget *widget,
 
 /* The result card */
 
+/* Once the card has faded out, the form takes its room back. */
+static void
+result_revealed_cb (DispatchWindow *self)
+{
+  if (!gtk_revealer_get_child_revealed (self->result_revealer) &&
+      !gtk_revealer_get_reveal_child (self->result_revealer))
+    gtk_widget_set_visible (GTK_WIDGET (self->result_revealer), FALSE);
+}
+
 static void
 clear_result (DispatchWindow *self)
 {
@@ -279,6 +288,7 @@ show_result (DispatchWindow *self,
 {
   GtkAdjustment *adjustment = gtk_scrolled_window_get_vadjustment (self->compose_scroller);
 
+  gtk_widget_set_visible (GTK_WIDGET (self->result_revealer), TRUE);
   gtk_widget_add_css_class (GTK_WIDGET (self->result_card), style);
   gtk_image_set_from_icon_name (self->result_icon, icon_name);
   gtk_label_set_text (self->result_title, title);
@@ -1130,6 +1140,8 @@ void
 _dispatch_window_class_actions_init (DispatchWindowClass *klass)
 {
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  gtk_widget_class_bind_template_callback (widget_class, result_revealed_cb);
 
   gtk_widget_class_install_action (widget_class, "win.send", NULL, send_action);
   gtk_widget_class_install_action (widget_class, "win.cancel", NULL, cancel_action);
