@@ -794,18 +794,41 @@ password_stored_cb (GObject      *object,
   *done = TRUE;
 }
 
+/* Stores the test password for ann@example.org at 127.0.0.1:@port and sets the account to sign
+ * in with it (over plain TCP: the scripted server has no TLS here). */
+static void
+configure_account_with_password (guint16 port)
+{
+  g_autoptr(GSettings) settings = dispatch_settings_new ();
+  gboolean stored = FALSE;
+
+  configure_account (port);
+  g_settings_set_string (settings, "user", "ann@example.org");
+  g_settings_set_boolean (settings, "allow-plaintext-auth", TRUE);
+  dispatch_secret_store_async ("127.0.0.1", port, "ann@example.org", "s3cret-Pa55word!",
+                               NULL, password_stored_cb, &stored);
+  WAIT_UNTIL (stored);
+}
+
+static void
+reset_account_user (void)
+{
+  g_autoptr(GSettings) settings = dispatch_settings_new ();
+
+  g_settings_reset (settings, "user");
+  g_settings_reset (settings, "allow-plaintext-auth");
+}
+
 static void
 test_send_with_password (void)
 {
   g_autoptr(DispatchTestServer) server = NULL;
-  g_autoptr(GSettings) settings = dispatch_settings_new ();
   g_autofree char *transcript = NULL;
   g_autofree char *result = NULL;
   g_autofree char *received = NULL;
   g_autofree char *encoded = NULL;
   g_autoptr(GBytes) bytes = NULL;
   DispatchWindow *window;
-  gboolean stored = FALSE;
   guint16 port;
 
   if (g_getenv ("DISPATCH_TEST_KEYRING") == NULL)
@@ -834,12 +857,7 @@ test_send_with_password (void)
 
   remove_draft ();
   port = dispatch_test_server_start (server);
-  configure_account (port);
-  g_settings_set_string (settings, "user", "ann@example.org");
-  g_settings_set_boolean (settings, "allow-plaintext-auth", TRUE);
-  dispatch_secret_store_async ("127.0.0.1", port, "ann@example.org", "s3cret-Pa55word!",
-                               NULL, password_stored_cb, &stored);
-  WAIT_UNTIL (stored);
+  configure_account_with_password (port);
 
   window = open_window ();
   fill_form (window);
@@ -862,8 +880,59 @@ test_send_with_password (void)
   g_assert_null (strstr (transcript, "s3cret"));
 
   close_window (window);
-  g_settings_reset (settings, "user");
-  g_settings_reset (settings, "allow-plaintext-auth");
+  reset_account_user ();
+}
+
+/* The sign-in went out in the same flight as the message (RFC 4954 §4) and was refused, but the
+ * server took the message as it would from anyone: the window says sent, and why to look at
+ * the password. */
+static void
+test_sent_without_sign_in (void)
+{
+  g_autoptr(DispatchTestServer) server = NULL;
+  g_autofree char *result = NULL;
+  DispatchWindow *window;
+
+  if (g_getenv ("DISPATCH_TEST_KEYRING") == NULL)
+    {
+      g_test_skip ("needs a Secret Service (run through run-with-keyring.sh)");
+      return;
+    }
+
+  server = dispatch_test_server_new (
+    "send 220 test.example ESMTP\n"
+    "expect EHLO *\n"
+    "send 250-test.example\n"
+    "send 250-PIPELINING\n"
+    "send 250-CHUNKING\n"
+    "send 250 AUTH PLAIN\n"
+    "expect AUTH PLAIN *\n"
+    "send 535 5.7.8 Error: authentication failed\n"
+    "expect! MAIL FROM:<ann@example.org>*\n"
+    "send 250 Ok\n"
+    "expect! RCPT TO:<bob@example.org>\n"
+    "send 250 Ok\n"
+    "bdat\n"
+    "send 250 2.0.0 Ok: queued as ANON1\n"
+    "expect! QUIT\n"
+    "send 221 Bye\n");
+
+  remove_draft ();
+  configure_account_with_password (dispatch_test_server_start (server));
+  window = open_window ();
+  fill_form (window);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.send", NULL));
+  WAIT_UNTIL (!dispatch_window_is_sending (window));
+  finish_server (server);
+
+  result = result_text (window);
+  g_assert_nonnull (strstr (result, "Message sent without signing in\n"));
+  g_assert_nonnull (strstr (result, "535 5.7.8 Error: authentication failed"));
+  g_assert_nonnull (strstr (result, "ANON1"));
+  g_assert_cmpuint (dispatch_test_server_get_n_messages (server), ==, 1);
+
+  close_window (window);
+  reset_account_user ();
 }
 
 static void
@@ -1152,6 +1221,7 @@ main (int   argc,
   g_test_add_func ("/window/view-source", test_view_source);
   g_test_add_func ("/window/save-eml", test_save_eml);
   g_test_add_func ("/window/send-with-password", test_send_with_password);
+  g_test_add_func ("/window/sent-without-sign-in", test_sent_without_sign_in);
   g_test_add_func ("/transcript/lines", test_transcript);
   g_test_add_func ("/app/help-overlay", test_help_overlay);
 
