@@ -77,6 +77,25 @@ write_file (Fixture    *fixture,
   return g_file_new_for_path (path);
 }
 
+/* The window attaches GFiles, dispatch-send file names: tests that take this as their data
+ * run once each way, and both must make the same message. */
+enum
+{
+  ATTACH_FILE,
+  ATTACH_PATH,
+};
+
+static void
+attach (DispatchMessage *message,
+        GFile           *file,
+        gconstpointer    data)
+{
+  if (GPOINTER_TO_INT (data) == ATTACH_PATH)
+    dispatch_message_add_attachment_path (message, g_file_peek_path (file));
+  else
+    dispatch_message_add_attachment (message, file);
+}
+
 static GBytes *
 random_bytes (gsize len)
 {
@@ -405,7 +424,6 @@ test_international_addresses (void)
   g_assert_cmpstr (dispatch_message_get_envelope_recipients (message)[0], ==, "jörg@example.org");
 }
 
-
 /* Errors */
 
 typedef struct
@@ -506,7 +524,7 @@ test_unreadable_attachment (Fixture       *fixture,
   g_autoptr(GOutputStream) output = NULL;
   g_autoptr(GError) error = NULL;
 
-  dispatch_message_add_attachment (message, missing);
+  attach (message, missing, data);
   g_assert_false (dispatch_message_prepare (message, FALSE, FALSE, NULL, &error));
   g_assert_error (error, DISPATCH_ERROR, DISPATCH_ERROR_FILE);
   g_assert_nonnull (strstr (error->message, "missing.pdf"));
@@ -514,7 +532,7 @@ test_unreadable_attachment (Fixture       *fixture,
   g_clear_error (&error);
 
   dispatch_message_clear_attachments (message);
-  dispatch_message_add_attachment (message, folder);
+  attach (message, folder, data);
   g_assert_false (dispatch_message_prepare (message, FALSE, FALSE, NULL, &error));
   g_assert_error (error, DISPATCH_ERROR, DISPATCH_ERROR_FILE);
   g_assert_nonnull (strstr (error->message, "folder"));
@@ -527,7 +545,7 @@ test_unreadable_attachment (Fixture       *fixture,
 
       g_assert_cmpint (g_chmod (locked_path, 0), ==, 0);
       dispatch_message_clear_attachments (message);
-      dispatch_message_add_attachment (message, locked);
+      attach (message, locked, data);
       g_assert_false (dispatch_message_prepare (message, FALSE, FALSE, NULL, &error));
       g_assert_error (error, DISPATCH_ERROR, DISPATCH_ERROR_FILE);
       g_assert_nonnull (strstr (error->message, "locked.txt"));
@@ -539,7 +557,7 @@ test_unreadable_attachment (Fixture       *fixture,
    * fails naming it, and nothing pretends the message went out whole. */
   vanishing = write_file (fixture, "holiday.jpg", "not really a jpeg", 17);
   dispatch_message_clear_attachments (message);
-  dispatch_message_add_attachment (message, vanishing);
+  attach (message, vanishing, data);
   prepare (message, FALSE, FALSE);
   g_assert_true (g_file_delete (vanishing, NULL, NULL));
 
@@ -623,6 +641,7 @@ test_attachments (Fixture       *fixture,
   g_autoptr(GFile) report = write_file (fixture, "report.pdf", pdf_data, strlen (pdf_data));
   g_autoptr(GFile) blob = write_file (fixture, "data.bin", g_bytes_get_data (random, NULL),
                                       g_bytes_get_size (random));
+  g_autofree char *dotted_blob = g_build_filename (fixture->dir, ".", "sub", "..", "data.bin", NULL);
   g_autoptr(GBytes) bytes = NULL;
   g_autoptr(GMimeMessage) parsed = NULL;
   struct {
@@ -641,12 +660,15 @@ test_attachments (Fixture       *fixture,
   g_autofree char *text_type = NULL;
   g_autofree char *text = NULL;
 
-  dispatch_message_add_attachment (message, photo);
-  dispatch_message_add_attachment (message, screenshot);
-  dispatch_message_add_attachment (message, report);
+  attach (message, photo, data);
+  attach (message, screenshot, data);
+  attach (message, report, data);
+  attach (message, blob, data);
+  /* Once only, however it is given again. */
   dispatch_message_add_attachment (message, blob);
-  dispatch_message_add_attachment (message, blob);   /* once only */
-  g_assert_cmpuint (dispatch_message_get_attachments (message)->len, ==, 4);
+  dispatch_message_add_attachment_path (message, g_file_peek_path (blob));
+  dispatch_message_add_attachment_path (message, dotted_blob);
+  g_assert_cmpuint (dispatch_message_get_n_attachments (message), ==, 4);
   prepare (message, FALSE, FALSE);
 
   bytes = write_to_bytes (message, FALSE);
@@ -694,7 +716,42 @@ test_attachments (Fixture       *fixture,
 
   /* The list in the message is the list the caller keeps. */
   dispatch_message_remove_attachment (message, screenshot);
-  g_assert_cmpuint (dispatch_message_get_attachments (message)->len, ==, 3);
+  g_assert_cmpuint (dispatch_message_get_n_attachments (message), ==, 3);
+  dispatch_message_remove_attachment (message, screenshot);
+  g_assert_cmpuint (dispatch_message_get_n_attachments (message), ==, 3);
+}
+
+/* A relative name is taken from the current folder, as a command line means it, and is the
+ * same file as its absolute name. */
+static void
+test_attachment_relative_path (Fixture       *fixture,
+                               gconstpointer  data)
+{
+  g_autoptr(DispatchMessage) message = new_message ();
+  g_autoptr(GFile) photo = write_file (fixture, "photo.png", png_head, sizeof png_head);
+  g_autofree char *cwd = g_get_current_dir ();
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GMimeMessage) parsed = NULL;
+  GMimeObject *part;
+  g_autofree char *type = NULL;
+
+  g_assert_cmpint (g_chdir (fixture->dir), ==, 0);
+  dispatch_message_add_attachment_path (message, "photo.png");
+  dispatch_message_add_attachment (message, photo);
+  g_assert_cmpint (g_chdir (cwd), ==, 0);
+  g_assert_cmpuint (dispatch_message_get_n_attachments (message), ==, 1);
+
+  /* Read from where it was when attached, wherever the program is now. */
+  prepare (message, FALSE, FALSE);
+  bytes = write_to_bytes (message, FALSE);
+  parsed = parse_bytes (bytes);
+  part = g_mime_multipart_get_part (GMIME_MULTIPART (g_mime_message_get_mime_part (parsed)), 1);
+  type = mime_type_of (part);
+  g_assert_cmpstr (type, ==, "image/png");
+  g_assert_cmpstr (g_mime_part_get_filename (GMIME_PART (part)), ==, "photo.png");
+
+  dispatch_message_remove_attachment (message, photo);
+  g_assert_cmpuint (dispatch_message_get_n_attachments (message), ==, 0);
 }
 
 static void
@@ -1093,7 +1150,7 @@ test_size_without_encoding (Fixture       *fixture,
 
 /* A file that cannot tell its size (here a device) is measured by reading it. */
 static void
-test_size_unsized_file (void)
+test_size_unsized_file (gconstpointer data)
 {
   g_autoptr(DispatchMessage) message = new_message ();
   g_autoptr(GFile) device = g_file_new_for_path ("/dev/null");
@@ -1107,7 +1164,7 @@ test_size_unsized_file (void)
       return;
     }
 
-  dispatch_message_add_attachment (message, device);
+  attach (message, device, data);
   prepare (message, FALSE, FALSE);
   size = dispatch_message_get_size (message, NULL, &error);
   g_assert_no_error (error);
@@ -1136,7 +1193,7 @@ test_size_and_file (Fixture       *fixture,
   guint64 size;
 
   dispatch_message_set_text (message, "Line one\n.dot line\nGrüße\n");
-  dispatch_message_add_attachment (message, blob);
+  attach (message, blob, data);
   prepare (message, FALSE, FALSE);
 
   first = write_to_bytes (message, FALSE);
@@ -1242,7 +1299,7 @@ test_cancelled (Fixture       *fixture,
   g_autoptr(GFile) eml = g_file_new_for_path (eml_path);
   g_autoptr(GError) error = NULL;
 
-  dispatch_message_add_attachment (message, blob);
+  attach (message, blob, data);
   prepare (message, FALSE, FALSE);
   g_cancellable_cancel (cancellable);
 
@@ -1342,7 +1399,7 @@ test_streaming (Fixture       *fixture,
   g_output_stream_close (G_OUTPUT_STREAM (file_output), NULL, &error);
   g_assert_no_error (error);
 
-  dispatch_message_add_attachment (message, big);
+  attach (message, big, data);
   prepare (message, FALSE, FALSE);
 
   before = peak_rss_kib ();
@@ -1382,12 +1439,18 @@ main (int   argc,
   g_test_add_func ("/message/international-addresses", test_international_addresses);
   g_test_add_func ("/message/bad-input", test_bad_input);
   g_test_add_func ("/message/missing-from", test_missing_from);
-  g_test_add ("/message/unreadable-attachment", Fixture, NULL,
+  g_test_add ("/message/unreadable-attachment", Fixture, GINT_TO_POINTER (ATTACH_FILE),
+              fixture_set_up, test_unreadable_attachment, fixture_tear_down);
+  g_test_add ("/message/unreadable-attachment-path", Fixture, GINT_TO_POINTER (ATTACH_PATH),
               fixture_set_up, test_unreadable_attachment, fixture_tear_down);
   g_test_add_func ("/message/single-part", test_single_part);
   g_test_add_func ("/message/empty-text", test_empty_text);
-  g_test_add ("/message/attachments", Fixture, NULL,
+  g_test_add ("/message/attachments", Fixture, GINT_TO_POINTER (ATTACH_FILE),
               fixture_set_up, test_attachments, fixture_tear_down);
+  g_test_add ("/message/attachments-path", Fixture, GINT_TO_POINTER (ATTACH_PATH),
+              fixture_set_up, test_attachments, fixture_tear_down);
+  g_test_add ("/message/attachment-relative-path", Fixture, NULL,
+              fixture_set_up, test_attachment_relative_path, fixture_tear_down);
   g_test_add ("/message/line-endings", Fixture, NULL,
               fixture_set_up, test_line_endings, fixture_tear_down);
   g_test_add_func ("/message/text-encoding", test_text_encoding);
@@ -1397,14 +1460,23 @@ main (int   argc,
               fixture_set_up, test_text_line_ends, fixture_tear_down);
   g_test_add ("/message/size-without-encoding", Fixture, NULL,
               fixture_set_up, test_size_without_encoding, fixture_tear_down);
-  g_test_add_func ("/message/size-unsized-file", test_size_unsized_file);
-  g_test_add ("/message/size-and-file", Fixture, NULL,
+  g_test_add_data_func ("/message/size-unsized-file", GINT_TO_POINTER (ATTACH_FILE),
+                        test_size_unsized_file);
+  g_test_add_data_func ("/message/size-unsized-file-path", GINT_TO_POINTER (ATTACH_PATH),
+                        test_size_unsized_file);
+  g_test_add ("/message/size-and-file", Fixture, GINT_TO_POINTER (ATTACH_FILE),
+              fixture_set_up, test_size_and_file, fixture_tear_down);
+  g_test_add ("/message/size-and-file-path", Fixture, GINT_TO_POINTER (ATTACH_PATH),
               fixture_set_up, test_size_and_file, fixture_tear_down);
   g_test_add ("/message/progress", Fixture, NULL,
               fixture_set_up, test_progress, fixture_tear_down);
-  g_test_add ("/message/cancelled", Fixture, NULL,
+  g_test_add ("/message/cancelled", Fixture, GINT_TO_POINTER (ATTACH_FILE),
               fixture_set_up, test_cancelled, fixture_tear_down);
-  g_test_add ("/message/streaming", Fixture, NULL,
+  g_test_add ("/message/cancelled-path", Fixture, GINT_TO_POINTER (ATTACH_PATH),
+              fixture_set_up, test_cancelled, fixture_tear_down);
+  g_test_add ("/message/streaming", Fixture, GINT_TO_POINTER (ATTACH_FILE),
+              fixture_set_up, test_streaming, fixture_tear_down);
+  g_test_add ("/message/streaming-path", Fixture, GINT_TO_POINTER (ATTACH_PATH),
               fixture_set_up, test_streaming, fixture_tear_down);
 
   return g_test_run ();

@@ -531,9 +531,20 @@ build_message (const DispatchSendOptions  *options,
 
   for (guint i = 0; options->attach != NULL && options->attach[i] != NULL; i++)
     {
-      g_autoptr(GFile) file = g_file_new_for_commandline_arg (options->attach[i]);
+      const char *arg = options->attach[i];
 
-      dispatch_message_add_attachment (message, file);
+      /* A file name is read directly; only a URI (sftp://…, with GVfs) needs GIO's VFS,
+       * which g_file_new_for_commandline_arg() would set up for any argument. */
+      if (g_path_is_absolute (arg) || g_uri_peek_scheme (arg) == NULL)
+        {
+          dispatch_message_add_attachment_path (message, arg);
+        }
+      else
+        {
+          g_autoptr(GFile) file = g_file_new_for_commandline_arg (arg);
+
+          dispatch_message_add_attachment (message, file);
+        }
     }
 
   if (!dispatch_message_prepare (message, FALSE, FALSE, NULL, error))

@@ -3,9 +3,14 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
 #include <gmime/gmime.h>
 
 #include "dispatch-engine.h"
@@ -534,6 +539,184 @@ encode_base64_lines (const guint8 *in,
 }
 
 
+/* Attachment: a file as it was given. The window gives GFiles (file chooser, portal, drag and
+ * drop); the command line gives local file names, which are read with plain system calls. A
+ * GFile, even for a local file, first makes GIO set up its VFS and register every extension
+ * point, which touches about a megabyte of library code: more than all the rest of a
+ * command-line send. */
+
+typedef struct
+{
+  GFile *file;   /* or */
+  char  *path;   /* canonical, in the GLib file name encoding */
+} Attachment;
+
+static Attachment *
+attachment_copy (const Attachment *attachment)
+{
+  Attachment *copy = g_new0 (Attachment, 1);
+
+  copy->file = attachment->file != NULL ? g_object_ref (attachment->file) : NULL;
+  copy->path = g_strdup (attachment->path);
+
+  return copy;
+}
+
+static void
+attachment_free (Attachment *attachment)
+{
+  g_clear_object (&attachment->file);
+  g_free (attachment->path);
+  g_free (attachment);
+}
+
+/* The same file, given either way: a GFile for a local file has the canonical path. */
+static gboolean
+attachment_is (const Attachment *attachment,
+               GFile            *file,
+               const char       *path)
+{
+  const char *own_path = attachment->file != NULL ? g_file_peek_path (attachment->file)
+                                                  : attachment->path;
+
+  if (file != NULL && attachment->file != NULL)
+    return g_file_equal (attachment->file, file);
+  if (file != NULL)
+    path = g_file_peek_path (file);
+
+  return path != NULL && own_path != NULL && g_str_equal (path, own_path);
+}
+
+/* An open attachment: the GFile's stream, or the file descriptor of a path. */
+typedef struct
+{
+  GFileInputStream *stream;
+  int               fd;
+} AttachmentInput;
+
+#define ATTACHMENT_INPUT_INIT { NULL, -1 }
+
+static void
+attachment_input_clear (AttachmentInput *input)
+{
+  g_clear_object (&input->stream);
+  if (input->fd >= 0)
+    g_close (input->fd, NULL);
+  input->fd = -1;
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (AttachmentInput, attachment_input_clear)
+
+static void
+set_error_from_errno (GError **error,
+                      int      saved_errno)
+{
+  g_set_error_literal (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                       g_strerror (saved_errno));
+}
+
+/* Fails with G_IO_ERROR_IS_DIRECTORY for a folder, as GIO's local files do. */
+static gboolean
+attachment_input_open (AttachmentInput   *input,
+                       const Attachment  *attachment,
+                       GCancellable      *cancellable,
+                       GError           **error)
+{
+  struct stat st;
+
+  if (attachment->file != NULL)
+    {
+      input->stream = g_file_read (attachment->file, cancellable, error);
+      return input->stream != NULL;
+    }
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+
+  input->fd = g_open (attachment->path, O_RDONLY | O_CLOEXEC, 0);
+  if (input->fd < 0 || fstat (input->fd, &st) != 0)
+    {
+      set_error_from_errno (error, errno);
+      return FALSE;
+    }
+  if (S_ISDIR (st.st_mode))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_IS_DIRECTORY, g_strerror (EISDIR));
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* Fills @buffer unless the file ends first, like g_input_stream_read_all(). */
+static gboolean
+attachment_input_read_all (AttachmentInput  *input,
+                           guint8           *buffer,
+                           gsize             len,
+                           gsize            *n_read,
+                           GCancellable     *cancellable,
+                           GError          **error)
+{
+  if (input->stream != NULL)
+    return g_input_stream_read_all (G_INPUT_STREAM (input->stream), buffer, len, n_read,
+                                    cancellable, error);
+
+  *n_read = 0;
+  while (*n_read < len)
+    {
+      gssize n;
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+
+      n = read (input->fd, buffer + *n_read, len - *n_read);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          set_error_from_errno (error, errno);
+          return FALSE;
+        }
+      if (n == 0)
+        break;
+      *n_read += n;
+    }
+
+  return TRUE;
+}
+
+/* The length of a regular file; FALSE when the file does not say (a pipe, a device, a remote
+ * file without a size). */
+static gboolean
+attachment_input_get_size (AttachmentInput *input,
+                           guint64         *size,
+                           GCancellable    *cancellable)
+{
+  g_autoptr(GFileInfo) info = NULL;
+  struct stat st;
+
+  if (input->stream == NULL)
+    {
+      if (fstat (input->fd, &st) != 0 || !S_ISREG (st.st_mode))
+        return FALSE;
+      *size = st.st_size;
+      return TRUE;
+    }
+
+  info = g_file_input_stream_query_info (input->stream,
+                                         G_FILE_ATTRIBUTE_STANDARD_TYPE ","
+                                         G_FILE_ATTRIBUTE_STANDARD_SIZE,
+                                         cancellable, NULL);
+  if (info == NULL ||
+      g_file_info_get_file_type (info) != G_FILE_TYPE_REGULAR ||
+      !g_file_info_has_attribute (info, G_FILE_ATTRIBUTE_STANDARD_SIZE))
+    return FALSE;
+
+  *size = g_file_info_get_size (info);
+  return TRUE;
+}
+
+
 /* DispatchAttachmentSource: an attachment's place in the GMime tree. GMime never gets its
  * bytes: when it first asks, the source puts the whole file into the sink itself as base64
  * lines, then says it has ended. The part's content is marked as already base64, so GMime
@@ -550,7 +733,7 @@ typedef struct
   WriteContext *ctx;
 
   /* owned */
-  GFile        *file;
+  Attachment   *attachment;
   char         *name;
   gboolean      at_end;
 } DispatchAttachmentSource;
@@ -567,7 +750,7 @@ G_DEFINE_FINAL_TYPE (DispatchAttachmentSource, dispatch_attachment_source, GMIME
 /* Reads the file in blocks of whole lines and encodes each into the sink's buffer. */
 static gboolean
 dispatch_attachment_source_pour (DispatchAttachmentSource *self,
-                                 GInputStream             *input)
+                                 AttachmentInput          *input)
 {
   DispatchMessageSink *sink = self->ctx->sink;
   g_autofree guint8 *block = g_malloc (ATTACHMENT_BLOCK);
@@ -579,8 +762,8 @@ dispatch_attachment_source_pour (DispatchAttachmentSource *self,
       const guint8 *raw = block;
       gsize left;
 
-      if (!g_input_stream_read_all (input, block, ATTACHMENT_BLOCK, &n_read,
-                                    self->ctx->cancellable, &error))
+      if (!attachment_input_read_all (input, block, ATTACHMENT_BLOCK, &n_read,
+                                      self->ctx->cancellable, &error))
         {
           write_context_fail (self->ctx, attachment_error (self->name, error));
           return FALSE;
@@ -625,31 +808,24 @@ dispatch_attachment_source_pour (DispatchAttachmentSource *self,
  * say (a pipe, a remote file without a size). */
 static gboolean
 dispatch_attachment_source_measure (DispatchAttachmentSource *self,
-                                    GInputStream             *input)
+                                    AttachmentInput          *input)
 {
-  g_autoptr(GFileInfo) info = NULL;
   g_autofree guint8 *block = NULL;
   GError *error = NULL;
   guint64 size = 0;
   gsize n_read;
 
-  info = g_file_input_stream_query_info (G_FILE_INPUT_STREAM (input),
-                                         G_FILE_ATTRIBUTE_STANDARD_TYPE ","
-                                         G_FILE_ATTRIBUTE_STANDARD_SIZE,
-                                         self->ctx->cancellable, NULL);
-  if (info != NULL &&
-      g_file_info_get_file_type (info) == G_FILE_TYPE_REGULAR &&
-      g_file_info_has_attribute (info, G_FILE_ATTRIBUTE_STANDARD_SIZE))
+  if (attachment_input_get_size (input, &size, self->ctx->cancellable))
     {
-      dispatch_message_sink_skip (self->ctx->sink, base64_wire_size (g_file_info_get_size (info)));
+      dispatch_message_sink_skip (self->ctx->sink, base64_wire_size (size));
       return TRUE;
     }
 
   block = g_malloc (ATTACHMENT_BLOCK);
   do
     {
-      if (!g_input_stream_read_all (input, block, ATTACHMENT_BLOCK, &n_read,
-                                    self->ctx->cancellable, &error))
+      if (!attachment_input_read_all (input, block, ATTACHMENT_BLOCK, &n_read,
+                                      self->ctx->cancellable, &error))
         {
           write_context_fail (self->ctx, attachment_error (self->name, error));
           return FALSE;
@@ -669,7 +845,7 @@ dispatch_attachment_source_read (GMimeStream *stream,
                                  size_t       len)
 {
   DispatchAttachmentSource *self = (DispatchAttachmentSource *) stream;
-  g_autoptr(GFileInputStream) input = NULL;
+  g_auto(AttachmentInput) input = ATTACHMENT_INPUT_INIT;
   GError *error = NULL;
   gboolean ok;
 
@@ -680,17 +856,16 @@ dispatch_attachment_source_read (GMimeStream *stream,
     return 0;
   self->at_end = TRUE;
 
-  input = g_file_read (self->file, self->ctx->cancellable, &error);
-  if (input == NULL)
+  if (!attachment_input_open (&input, self->attachment, self->ctx->cancellable, &error))
     {
       write_context_fail (self->ctx, attachment_error (self->name, error));
       return -1;
     }
 
   if (dispatch_message_sink_counts_only (self->ctx->sink))
-    ok = dispatch_attachment_source_measure (self, G_INPUT_STREAM (input));
+    ok = dispatch_attachment_source_measure (self, &input);
   else
-    ok = dispatch_attachment_source_pour (self, G_INPUT_STREAM (input));
+    ok = dispatch_attachment_source_pour (self, &input);
 
   return ok ? 0 : -1;
 }
@@ -751,7 +926,7 @@ dispatch_attachment_source_finalize (GObject *object)
 {
   DispatchAttachmentSource *self = (DispatchAttachmentSource *) object;
 
-  g_clear_object (&self->file);
+  g_clear_pointer (&self->attachment, attachment_free);
   g_clear_pointer (&self->name, g_free);
 
   G_OBJECT_CLASS (dispatch_attachment_source_parent_class)->finalize (object);
@@ -781,15 +956,15 @@ dispatch_attachment_source_init (DispatchAttachmentSource *self)
 }
 
 static GMimeStream *
-dispatch_attachment_source_new (GFile        *file,
-                                const char   *name,
-                                WriteContext *ctx)
+dispatch_attachment_source_new (const Attachment *attachment,
+                                const char       *name,
+                                WriteContext     *ctx)
 {
   DispatchAttachmentSource *self = g_object_new (dispatch_attachment_source_get_type (), NULL);
 
   g_mime_stream_construct (GMIME_STREAM (self), 0, -1);
   self->ctx = ctx;
-  self->file = g_object_ref (file);
+  self->attachment = attachment_copy (attachment);
   self->name = g_strdup (name);
 
   return GMIME_STREAM (self);
@@ -801,8 +976,8 @@ dispatch_attachment_source_new (GFile        *file,
 
 typedef struct
 {
-  GFile   *file;
-  char    *name;          /* display name, UTF-8 */
+  Attachment *attachment;
+  char       *name;       /* display name, UTF-8 */
   char    *mime_type;
   gboolean is_inline;
   guint64  size;          /* at prepare time; only used to decide on truncating a preview */
@@ -811,7 +986,7 @@ typedef struct
 static void
 attachment_info_free (AttachmentInfo *info)
 {
-  g_clear_object (&info->file);
+  g_clear_pointer (&info->attachment, attachment_free);
   g_free (info->name);
   g_free (info->mime_type);
   g_free (info);
@@ -874,7 +1049,7 @@ struct _DispatchMessage
   char      *bcc;
   char      *subject;
   char      *text;
-  GPtrArray *attachments;   /* GFile */
+  GPtrArray *attachments;   /* Attachment */
 
   /* owned: the last successful _prepare(); NULL before one or after a failed one */
   Prepared  *prepared;
@@ -1025,7 +1200,7 @@ dispatch_message_class_init (DispatchMessageClass *klass)
 static void
 dispatch_message_init (DispatchMessage *self)
 {
-  self->attachments = g_ptr_array_new_with_free_func (g_object_unref);
+  self->attachments = g_ptr_array_new_with_free_func ((GDestroyNotify) attachment_free);
 }
 
 DispatchMessage *
@@ -1124,36 +1299,74 @@ dispatch_message_get_text (DispatchMessage *self)
   return self->text;
 }
 
+static gboolean
+has_attachment (DispatchMessage *self,
+                GFile           *file,
+                const char      *path,
+                guint           *index)
+{
+  for (guint i = 0; i < self->attachments->len; i++)
+    {
+      if (attachment_is (g_ptr_array_index (self->attachments, i), file, path))
+        {
+          if (index != NULL)
+            *index = i;
+          return TRUE;
+        }
+    }
+
+  return FALSE;
+}
+
 void
 dispatch_message_add_attachment (DispatchMessage *self,
                                  GFile           *file)
 {
+  Attachment *attachment;
+
   g_return_if_fail (DISPATCH_IS_MESSAGE (self));
   g_return_if_fail (G_IS_FILE (file));
 
   /* Dropping the same file twice on the window should not attach it twice. */
-  for (guint i = 0; i < self->attachments->len; i++)
-    if (g_file_equal (g_ptr_array_index (self->attachments, i), file))
-      return;
+  if (has_attachment (self, file, NULL, NULL))
+    return;
 
-  g_ptr_array_add (self->attachments, g_object_ref (file));
+  attachment = g_new0 (Attachment, 1);
+  attachment->file = g_object_ref (file);
+  g_ptr_array_add (self->attachments, attachment);
+}
+
+void
+dispatch_message_add_attachment_path (DispatchMessage *self,
+                                      const char      *path)
+{
+  g_autofree char *canonical = NULL;
+  Attachment *attachment;
+
+  g_return_if_fail (DISPATCH_IS_MESSAGE (self));
+  g_return_if_fail (path != NULL && path[0] != '\0');
+
+  /* What g_file_new_for_path() would hold: relative to the current folder, without "..". */
+  canonical = g_canonicalize_filename (path, NULL);
+  if (has_attachment (self, NULL, canonical, NULL))
+    return;
+
+  attachment = g_new0 (Attachment, 1);
+  attachment->path = g_steal_pointer (&canonical);
+  g_ptr_array_add (self->attachments, attachment);
 }
 
 void
 dispatch_message_remove_attachment (DispatchMessage *self,
                                     GFile           *file)
 {
+  guint index;
+
   g_return_if_fail (DISPATCH_IS_MESSAGE (self));
   g_return_if_fail (G_IS_FILE (file));
 
-  for (guint i = 0; i < self->attachments->len; i++)
-    {
-      if (g_file_equal (g_ptr_array_index (self->attachments, i), file))
-        {
-          g_ptr_array_remove_index (self->attachments, i);
-          return;
-        }
-    }
+  if (has_attachment (self, file, NULL, &index))
+    g_ptr_array_remove_index (self->attachments, index);
 }
 
 void
@@ -1163,11 +1376,11 @@ dispatch_message_clear_attachments (DispatchMessage *self)
   g_ptr_array_set_size (self->attachments, 0);
 }
 
-GPtrArray *
-dispatch_message_get_attachments (DispatchMessage *self)
+guint
+dispatch_message_get_n_attachments (DispatchMessage *self)
 {
-  g_return_val_if_fail (DISPATCH_IS_MESSAGE (self), NULL);
-  return self->attachments;
+  g_return_val_if_fail (DISPATCH_IS_MESSAGE (self), 0);
+  return self->attachments->len;
 }
 
 
@@ -1565,63 +1778,82 @@ file_display_name (GFile     *file,
   return g_filename_display_name (basename);
 }
 
-/* Looks at the attachment without loading it: name, size and its first bytes for the type. */
-static AttachmentInfo *
-inspect_attachment (GFile         *file,
-                    GCancellable  *cancellable,
-                    GError       **error)
+/* A GFile's display name and size; a folder is refused here, before it is opened. On failure
+ * @name still names the file, and @error holds the cause. */
+static gboolean
+query_file (GFile         *file,
+            char         **name,
+            guint64       *size,
+            GCancellable  *cancellable,
+            GError       **error)
 {
   g_autoptr(GFileInfo) info = NULL;
-  g_autoptr(GFileInputStream) input = NULL;
-  g_autofree char *content_type = NULL;
-  g_autofree char *name = NULL;
-  AttachmentInfo *attachment;
-  guint8 head[SNIFF_LENGTH];
-  gsize head_len = 0;
-  char *mime_type;
-  GError *local_error = NULL;
 
   info = g_file_query_info (file,
                             G_FILE_ATTRIBUTE_STANDARD_DISPLAY_NAME ","
                             G_FILE_ATTRIBUTE_STANDARD_SIZE ","
                             G_FILE_ATTRIBUTE_STANDARD_TYPE,
-                            G_FILE_QUERY_INFO_NONE, cancellable, &local_error);
-  name = file_display_name (file, info);
+                            G_FILE_QUERY_INFO_NONE, cancellable, error);
+  *name = file_display_name (file, info);
   if (info == NULL)
-    {
-      g_propagate_error (error, attachment_error (name, local_error));
-      return NULL;
-    }
+    return FALSE;
 
   if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
     {
-      local_error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_IS_DIRECTORY, "");
-      g_propagate_error (error, attachment_error (name, local_error));
-      return NULL;
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_IS_DIRECTORY, "");
+      return FALSE;
     }
 
-  input = g_file_read (file, cancellable, &local_error);
-  if (input == NULL ||
-      !g_input_stream_read_all (G_INPUT_STREAM (input), head, sizeof head, &head_len,
-                                cancellable, &local_error))
+  *size = g_file_info_get_size (info);
+  return TRUE;
+}
+
+/* Looks at the attachment without loading it: name, size and its first bytes for the type. */
+static AttachmentInfo *
+inspect_attachment (const Attachment  *attachment,
+                    GCancellable      *cancellable,
+                    GError           **error)
+{
+  g_auto(AttachmentInput) input = ATTACHMENT_INPUT_INIT;
+  g_autofree char *content_type = NULL;
+  g_autofree char *name = NULL;
+  AttachmentInfo *info;
+  guint8 head[SNIFF_LENGTH];
+  gsize head_len = 0;
+  guint64 size = 0;
+  char *mime_type;
+  GError *local_error = NULL;
+  gboolean ok = TRUE;
+
+  if (attachment->file != NULL)
+    ok = query_file (attachment->file, &name, &size, cancellable, &local_error);
+  else
+    name = g_filename_display_basename (attachment->path);
+
+  if (!ok ||
+      !attachment_input_open (&input, attachment, cancellable, &local_error) ||
+      !attachment_input_read_all (&input, head, sizeof head, &head_len, cancellable,
+                                  &local_error))
     {
       g_propagate_error (error, attachment_error (name, local_error));
       return NULL;
     }
-  g_input_stream_close (G_INPUT_STREAM (input), NULL, NULL);
+
+  if (attachment->file == NULL)
+    attachment_input_get_size (&input, &size, cancellable);
 
   /* An empty file would sniff as "zero-size"; its name says more. */
   content_type = g_content_type_guess (name, head_len > 0 ? head : NULL, head_len, NULL);
   mime_type = g_content_type_get_mime_type (content_type);
 
-  attachment = g_new0 (AttachmentInfo, 1);
-  attachment->file = g_object_ref (file);
-  attachment->name = g_steal_pointer (&name);
-  attachment->mime_type = mime_type != NULL ? mime_type : g_strdup ("application/octet-stream");
-  attachment->is_inline = g_str_has_prefix (attachment->mime_type, "image/");
-  attachment->size = g_file_info_get_size (info);
+  info = g_new0 (AttachmentInfo, 1);
+  info->attachment = attachment_copy (attachment);
+  info->name = g_steal_pointer (&name);
+  info->mime_type = mime_type != NULL ? mime_type : g_strdup ("application/octet-stream");
+  info->is_inline = g_str_has_prefix (info->mime_type, "image/");
+  info->size = size;
 
-  return attachment;
+  return info;
 }
 
 static char *
@@ -1806,7 +2038,7 @@ preview_content (AttachmentInfo  *info,
                  GCancellable    *cancellable,
                  GError         **error)
 {
-  g_autoptr(GFileInputStream) input = NULL;
+  g_auto(AttachmentInput) input = ATTACHMENT_INPUT_INIT;
   g_autofree guint8 *raw = NULL;
   g_autofree char *encoded = NULL;
   g_autofree char *size = NULL;
@@ -1820,10 +2052,8 @@ preview_content (AttachmentInfo  *info,
   GError *local_error = NULL;
 
   raw = g_malloc (MAX (raw_len, 1));
-  input = g_file_read (info->file, cancellable, &local_error);
-  if (input == NULL ||
-      !g_input_stream_read_all (G_INPUT_STREAM (input), raw, raw_len, &n_read, cancellable,
-                                &local_error))
+  if (!attachment_input_open (&input, info->attachment, cancellable, &local_error) ||
+      !attachment_input_read_all (&input, raw, raw_len, &n_read, cancellable, &local_error))
     {
       g_propagate_error (error, attachment_error (info->name, local_error));
       return NULL;
@@ -1871,7 +2101,7 @@ build_attachment_part (AttachmentInfo  *info,
     }
   else
     {
-      g_autoptr(GMimeStream) source = dispatch_attachment_source_new (info->file, info->name, ctx);
+      g_autoptr(GMimeStream) source = dispatch_attachment_source_new (info->attachment, info->name, ctx);
 
       /* "Already base64": the source writes its own lines, and GMime must not encode. */
       content = g_mime_data_wrapper_new_with_stream (source, GMIME_CONTENT_ENCODING_BASE64);
