@@ -14,6 +14,7 @@
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeMessage, g_object_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeParser, g_object_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeStream, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (InternetAddressList, g_object_unref)
 
 /* Wire rules every message must keep (RFC 5321 §4.5.3.1.6, RFC 5322 §2.1.1). */
 #define MAX_LINE 998
@@ -423,6 +424,83 @@ test_international_addresses (void)
   g_assert_true (dispatch_message_needs_smtputf8 (message));
   g_assert_cmpstr (dispatch_message_get_envelope_recipients (message)[0], ==, "jörg@example.org");
 }
+
+/* The engine works out the ASCII form of an address with an ASCII domain without libidn2; on
+ * the wire and in the envelope it must be exactly what GMime (through libidn2) makes of it. */
+static void
+test_ascii_domains (void)
+{
+  const char *addresses[] = {
+    "ann@example.org",
+    "Ann@Example.ORG",
+    "ann@xn--exmple-cua.org",
+    "ann@XN--EXMPLE-CUA.Org",
+    "ann@under_score.example",
+    "ann@llllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllll.example",
+    "ann@exämple.org",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (addresses); i++)
+    {
+      g_autoptr(DispatchMessage) message = new_message ();
+      g_autoptr(InternetAddressList) list = internet_address_list_parse (NULL, addresses[i]);
+      g_autoptr(GBytes) bytes = NULL;
+      g_autofree char *to_header = NULL;
+      g_autofree char *folded = NULL;
+      const char *expected;
+
+      g_test_message ("%s", addresses[i]);
+      g_assert_cmpint (internet_address_list_length (list), ==, 1);
+      expected = internet_address_mailbox_get_idn_addr (INTERNET_ADDRESS_MAILBOX (internet_address_list_get_address (list, 0)));
+
+      dispatch_message_set_from (message, addresses[i]);
+      dispatch_message_set_to (message, addresses[i]);
+      prepare (message, FALSE, FALSE);
+      g_assert_cmpstr (dispatch_message_get_envelope_from (message), ==, expected);
+      g_assert_cmpstr (dispatch_message_get_envelope_recipients (message)[0], ==, expected);
+
+      bytes = write_to_bytes (message, FALSE);
+      /* In the From and To headers: after "To: ", or alone on a folded line when long. */
+      to_header = g_strdup_printf ("To: %s\r\n", expected);
+      folded = g_strdup_printf ("To:\r\n\t%s\r\n", expected);
+      g_assert_true (bytes_contain (bytes, to_header) || bytes_contain (bytes, folded));
+    }
+}
+
+/* The Message-ID is on the sender's domain, in lower case. */
+static void
+test_message_id_domain (void)
+{
+  g_autoptr(DispatchMessage) message = new_message ();
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GMimeMessage) parsed = NULL;
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  const char *message_id;
+
+  dispatch_message_set_from (message, "Ann <Ann@Example.ORG>");
+  for (int i = 0; i < 3; i++)
+    {
+      prepare (message, FALSE, FALSE);
+      g_clear_pointer (&bytes, g_bytes_unref);
+      g_clear_object (&parsed);
+      bytes = write_to_bytes (message, FALSE);
+      parsed = parse_bytes (bytes);
+      message_id = g_mime_message_get_message_id (parsed);
+      g_assert_nonnull (message_id);
+      g_assert_true (g_str_has_suffix (message_id, "@example.org"));
+      g_assert_cmpuint (strlen (message_id), >, strlen ("@example.org") + 16);
+      g_assert_true (g_hash_table_add (seen, g_strdup (message_id)));
+    }
+
+  dispatch_message_set_from (message, "ann@exämple.org");
+  prepare (message, FALSE, FALSE);
+  g_clear_pointer (&bytes, g_bytes_unref);
+  g_clear_object (&parsed);
+  bytes = write_to_bytes (message, FALSE);
+  parsed = parse_bytes (bytes);
+  g_assert_true (g_str_has_suffix (g_mime_message_get_message_id (parsed), "@xn--exmple-cua.org"));
+}
+
 
 /* Errors */
 
@@ -1437,6 +1515,8 @@ main (int   argc,
   g_test_add_func ("/message/envelope", test_envelope);
   g_test_add_func ("/message/bcc-only", test_bcc_only);
   g_test_add_func ("/message/international-addresses", test_international_addresses);
+  g_test_add_func ("/message/ascii-domains", test_ascii_domains);
+  g_test_add_func ("/message/message-id-domain", test_message_id_domain);
   g_test_add_func ("/message/bad-input", test_bad_input);
   g_test_add_func ("/message/missing-from", test_missing_from);
   g_test_add ("/message/unreadable-attachment", Fixture, GINT_TO_POINTER (ATTACH_FILE),
