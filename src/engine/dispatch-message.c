@@ -38,9 +38,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeParserOptions, g_mime_parser_options_free)
 /* GMime's base64 lines: 57 octets become 76 characters, plus CRLF on the wire. */
 #define BASE64_LINE_RAW   57
 #define BASE64_LINE_WIRE  78
-/* Attachments are read in whole base64 lines, a little over 64 KiB at a time: far fewer
- * calls than GMime's 4 KiB copy loop, and still nothing that grows with the file. */
-#define ATTACHMENT_BLOCK  (BASE64_LINE_RAW * 1152)
+/* A file that cannot tell its size (a pipe) is measured by reading it in blocks this big. */
+#define MEASURE_BLOCK     (64 * 1024)
 /* How much of a bad address an error message quotes. */
 #define QUOTE_MAX_CHARS   60
 /* RFC 5321 §4.5.3.1: the longest local part and address (a 256-octet path less "<>") any
@@ -747,58 +746,55 @@ static GType dispatch_attachment_source_get_type (void);
 
 G_DEFINE_FINAL_TYPE (DispatchAttachmentSource, dispatch_attachment_source, GMIME_TYPE_STREAM)
 
-/* Reads the file in blocks of whole lines and encodes each into the sink's buffer. */
+/* Reads the file straight into the sink's buffer and encodes it there, in place: the raw
+ * octets of n whole lines (57 each) are read into the end of the room their base64 (78 each)
+ * will fill, and the encoder, which takes each group of three octets before it writes its four
+ * characters, starts 21·n octets behind its input and gains 21 a line: it never overwrites
+ * what it has still to read. So no buffer of its own, and no copy. The one line that straddles
+ * two chunks is done the same way in a line-sized buffer. */
 static gboolean
 dispatch_attachment_source_pour (DispatchAttachmentSource *self,
                                  AttachmentInput          *input)
 {
   DispatchMessageSink *sink = self->ctx->sink;
-  g_autofree guint8 *block = g_malloc (ATTACHMENT_BLOCK);
   GError *error = NULL;
+  gsize wanted;
   gsize n_read;
 
   do
     {
-      const guint8 *raw = block;
-      gsize left;
+      guint8 line[BASE64_LINE_WIRE];
+      gsize room;
+      guint8 *out = dispatch_message_sink_reserve (sink, &room);
+      guint8 *raw;
+      gsize lines;
+      gsize encoded;
 
-      if (!attachment_input_read_all (input, block, ATTACHMENT_BLOCK, &n_read,
-                                      self->ctx->cancellable, &error))
+      if (out == NULL)
+        return FALSE;
+
+      lines = room / BASE64_LINE_WIRE;
+      if (lines == 0)
+        {
+          out = line;
+          lines = 1;
+        }
+      wanted = lines * BASE64_LINE_RAW;
+      raw = out + lines * (BASE64_LINE_WIRE - BASE64_LINE_RAW);
+
+      if (!attachment_input_read_all (input, raw, wanted, &n_read, self->ctx->cancellable,
+                                      &error))
         {
           write_context_fail (self->ctx, attachment_error (self->name, error));
           return FALSE;
         }
 
-      for (left = n_read; left > 0;)
-        {
-          gsize room, take;
-          guint8 *out = dispatch_message_sink_reserve (sink, &room);
-
-          if (out == NULL)
-            return FALSE;
-
-          if (room >= BASE64_LINE_WIRE)
-            {
-              take = MIN (left, room / BASE64_LINE_WIRE * BASE64_LINE_RAW);
-              if (!dispatch_message_sink_commit (sink, encode_base64_lines (raw, take, out)))
-                return FALSE;
-            }
-          else
-            {
-              /* The line that straddles two chunks goes through a copy. */
-              guint8 line[BASE64_LINE_WIRE];
-
-              take = MIN (left, BASE64_LINE_RAW);
-              if (!dispatch_message_sink_append (sink, (const char *) line,
-                                                 encode_base64_lines (raw, take, line)))
-                return FALSE;
-            }
-
-          raw += take;
-          left -= take;
-        }
+      encoded = encode_base64_lines (raw, n_read, out);
+      if (out == line ? !dispatch_message_sink_append (sink, (const char *) line, encoded)
+                      : !dispatch_message_sink_commit (sink, encoded))
+        return FALSE;
     }
-  while (n_read == ATTACHMENT_BLOCK);
+  while (n_read == wanted);
 
   return TRUE;
 }
@@ -821,10 +817,10 @@ dispatch_attachment_source_measure (DispatchAttachmentSource *self,
       return TRUE;
     }
 
-  block = g_malloc (ATTACHMENT_BLOCK);
+  block = g_malloc (MEASURE_BLOCK);
   do
     {
-      if (!attachment_input_read_all (input, block, ATTACHMENT_BLOCK, &n_read,
+      if (!attachment_input_read_all (input, block, MEASURE_BLOCK, &n_read,
                                       self->ctx->cancellable, &error))
         {
           write_context_fail (self->ctx, attachment_error (self->name, error));
@@ -832,7 +828,7 @@ dispatch_attachment_source_measure (DispatchAttachmentSource *self,
         }
       size += n_read;
     }
-  while (n_read == ATTACHMENT_BLOCK);
+  while (n_read == MEASURE_BLOCK);
 
   dispatch_message_sink_skip (self->ctx->sink, base64_wire_size (size));
 
