@@ -541,8 +541,8 @@ encode_base64_lines (const guint8 *in,
 /* Attachment: a file as it was given. The window gives GFiles (file chooser, portal, drag and
  * drop); the command line gives local file names, which are read with plain system calls. A
  * GFile, even for a local file, first makes GIO set up its VFS and register every extension
- * point, which touches about a megabyte of library code: more than all the rest of a
- * command-line send. */
+ * point, whose code lies all over libgio: alone that maps about a megabyte of it, and it
+ * still added some 350 KiB to the peak of a whole dispatch-send run. */
 
 typedef struct
 {

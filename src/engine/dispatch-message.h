@@ -37,7 +37,7 @@ const char      *dispatch_message_get_text         (DispatchMessage *self);
 void             dispatch_message_add_attachment   (DispatchMessage *self, GFile *file);
 /* A local file by its name (relative to the current folder, or absolute), as on a command
  * line; the same as adding g_file_new_for_path (@path), but read without GIO's VFS, which
- * spares a small program a megabyte of memory. */
+ * spares a small program several hundred KiB of memory. */
 void             dispatch_message_add_attachment_path (DispatchMessage *self, const char *path);
 void             dispatch_message_remove_attachment (DispatchMessage *self, GFile *file);
 void             dispatch_message_clear_attachments (DispatchMessage *self);
