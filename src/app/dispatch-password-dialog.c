@@ -95,8 +95,10 @@ dispatch_password_dialog_response (AdwMessageDialog *dialog,
   else
     finish_task (self, NULL);
 
-  /* Nothing of the password stays in a closed dialog. */
+  /* Nothing of the password stays in a closed dialog. And no focus in it: GTK 4.8's password
+   * entry hears its text lose the focus as the window goes, after the entry itself is gone. */
   gtk_editable_set_text (GTK_EDITABLE (self->entry), "");
+  gtk_window_set_focus (GTK_WINDOW (self), NULL);
 
   if (ADW_MESSAGE_DIALOG_CLASS (dispatch_password_dialog_parent_class)->response != NULL)
     ADW_MESSAGE_DIALOG_CLASS (dispatch_password_dialog_parent_class)->response (dialog, response);
@@ -109,6 +111,7 @@ dispatch_password_dialog_dispose (GObject *object)
 
   finish_task (self, NULL);
   g_clear_object (&self->account);
+  gtk_window_set_focus (GTK_WINDOW (self), NULL);
 
   G_OBJECT_CLASS (dispatch_password_dialog_parent_class)->dispose (object);
 }

@@ -236,6 +236,7 @@ move_stored_cb (GObject      *object,
 {
   g_autoptr(GTask) task = user_data;
   MoveData *data = g_task_get_task_data (task);
+  GCancellable *cancellable;
   g_autoptr(GError) error = NULL;
 
   /* Removed only once it is safe under the new server. */
@@ -245,9 +246,9 @@ move_stored_cb (GObject      *object,
       return;
     }
 
+  cancellable = g_task_get_cancellable (task);
   dispatch_secret_clear_async (data->old_host, data->old_port, data->old_user,
-                               g_task_get_cancellable (task), move_cleared_cb,
-                               g_steal_pointer (&task));
+                               cancellable, move_cleared_cb, g_steal_pointer (&task));
 }
 
 static void
@@ -257,6 +258,7 @@ move_looked_up_cb (GObject      *object,
 {
   g_autoptr(GTask) task = user_data;
   MoveData *data = g_task_get_task_data (task);
+  GCancellable *cancellable;
   g_autoptr(GError) error = NULL;
   char *password;
 
@@ -274,9 +276,9 @@ move_looked_up_cb (GObject      *object,
       return;
     }
 
+  cancellable = g_task_get_cancellable (task);
   dispatch_secret_store_async (data->new_host, data->new_port, data->new_user, password,
-                               g_task_get_cancellable (task), move_stored_cb,
-                               g_steal_pointer (&task));
+                               cancellable, move_stored_cb, g_steal_pointer (&task));
   dispatch_secret_free (password);
 }
 
