@@ -12,6 +12,7 @@
 #include "dispatch-password-dialog.h"
 #include "dispatch-secret.h"
 #include "dispatch-settings.h"
+#include "dispatch-setup-banner.h"
 #include "dispatch-test-server.h"
 #include "dispatch-transcript-view.h"
 #include "dispatch-window.h"
@@ -234,7 +235,8 @@ reset_account (void)
 {
   g_autoptr(GSettings) settings = dispatch_settings_new ();
   const char *keys[] = { "provider", "host", "port", "security", "user", "allow-plaintext-auth",
-                         "timeout", "sender-address", "pinned-certificates", "ca-file" };
+                         "timeout", "sender-address", "pinned-certificates", "ca-file",
+                         "account-set-up" };
 
   for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
     g_settings_reset (settings, keys[i]);
@@ -929,6 +931,78 @@ test_escape_closes (void)
   reset_account ();
 }
 
+/* A newcomer's window says what to do; a local test server is offered only when one answers. */
+static void
+test_first_start (void)
+{
+  g_autoptr(DispatchTestServer) server = dispatch_test_server_new ("send 220 local.test ESMTP ready\n");
+  g_autoptr(GSettings) settings = dispatch_settings_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *host = NULL;
+  DispatchSetupBanner *banner;
+  DispatchWindow *window;
+  GtkWidget *setup_button;
+  GtkWidget *local_button;
+  guint16 port;
+
+  reset_account ();
+  g_assert_false (dispatch_settings_is_account_set_up (settings));
+
+  window = open_window ();
+  banner = DISPATCH_SETUP_BANNER (find_descendant (GTK_WIDGET (window), DISPATCH_TYPE_SETUP_BANNER));
+  g_assert_nonnull (banner);
+  g_assert_true (dispatch_setup_banner_get_revealed (banner));
+  g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (banner)));
+
+  setup_button = GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (banner), DISPATCH_TYPE_SETUP_BANNER, "setup_button"));
+  local_button = GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (banner), DISPATCH_TYPE_SETUP_BANNER, "local_button"));
+  g_assert_cmpstr (gtk_button_get_label (GTK_BUTTON (setup_button)), ==, "_Set Up an Account");
+  g_assert_cmpstr (gtk_actionable_get_action_name (GTK_ACTIONABLE (setup_button)), ==, "app.preferences");
+
+  /* Nobody answers there: nothing is offered that is not there. */
+  dispatch_setup_banner_set_local_server (banner, "127.0.0.1", closed_port ());
+  spin (300);
+  g_assert_false (dispatch_setup_banner_get_offers_local (banner));
+  g_assert_false (gtk_widget_get_visible (local_button));
+
+  /* Not on this computer: not even looked for. */
+  dispatch_setup_banner_set_local_server (banner, "192.0.2.1", 8025);
+  g_assert_false (dispatch_setup_banner_get_offers_local (banner));
+
+  /* A server that greets with 220 on the loopback is offered. */
+  port = dispatch_test_server_start (server);
+  dispatch_setup_banner_set_local_server (banner, "127.0.0.1", port);
+  WAIT_UNTIL (dispatch_setup_banner_get_offers_local (banner));
+  g_assert_true (gtk_widget_get_visible (local_button));
+  g_assert_true (dispatch_test_server_finish (server, &error));
+  g_assert_no_error (error);
+
+  spin (300);
+  save_screenshot (GTK_WIDGET (window), "first-start.png");
+
+  g_assert_true (gtk_widget_activate_action (local_button, "setup.use-local-server", NULL));
+  g_assert_true (dispatch_settings_is_account_set_up (settings));
+  host = g_settings_get_string (settings, "host");
+  g_assert_cmpstr (host, ==, "127.0.0.1");
+  g_assert_cmpuint (g_settings_get_uint (settings, "port"), ==, port);
+  WAIT_UNTIL (!gtk_widget_get_visible (GTK_WIDGET (banner)));
+
+  /* Back to a newcomer's settings, then an account set up in the dialog. */
+  reset_account ();
+  WAIT_UNTIL (gtk_widget_get_visible (GTK_WIDGET (banner)));
+  {
+    GtkWidget *dialog = open_dialog ();
+
+    adw_combo_row_set_selected (ADW_COMBO_ROW (child (dialog, "provider_row")), provider_position (dialog, "Gmail"));
+    gtk_window_destroy (GTK_WINDOW (dialog));
+  }
+  WAIT_UNTIL (!gtk_widget_get_visible (GTK_WIDGET (banner)));
+  g_assert_false (dispatch_setup_banner_get_revealed (banner));
+
+  close_window (window);
+  reset_account ();
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -955,6 +1029,7 @@ main (int   argc,
   g_test_add_func ("/account-dialog/test-connection-untrusted-certificate", test_connection_untrusted_certificate);
   g_test_add_func ("/account-dialog/edited-preset", test_edited_preset);
   g_test_add_func ("/account-dialog/escape-closes", test_escape_closes);
+  g_test_add_func ("/account-dialog/first-start", test_first_start);
 
   return g_test_run ();
 }

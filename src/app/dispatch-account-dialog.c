@@ -885,9 +885,25 @@ name_icon_buttons_by_tooltip (GtkWidget *widget)
     }
 }
 
+/* Escape closes the dialog from the password field too, whatever the row's own key handling
+ * makes of it first (libadwaita 1.2's entry rows have their apply and peek states). */
+static gboolean
+password_key_pressed_cb (DispatchAccountDialog *self,
+                         guint                  keyval,
+                         guint                  keycode,
+                         GdkModifierType        state)
+{
+  if (keyval != GDK_KEY_Escape || (state & gtk_accelerator_get_default_mod_mask ()) != 0)
+    return GDK_EVENT_PROPAGATE;
+
+  gtk_window_close (GTK_WINDOW (self));
+  return GDK_EVENT_STOP;
+}
+
 static void
 dispatch_account_dialog_init (DispatchAccountDialog *self)
 {
+  GtkEventController *keys;
   g_autoptr(GtkStringList) names = gtk_string_list_new (NULL);
 
   gtk_widget_init_template (GTK_WIDGET (self));
@@ -927,6 +943,11 @@ dispatch_account_dialog_init (DispatchAccountDialog *self)
                            G_CALLBACK (apply_password_cb), self, G_CONNECT_SWAPPED);
 
   name_icon_buttons_by_tooltip (GTK_WIDGET (self->password_row));
+
+  keys = gtk_event_controller_key_new ();
+  gtk_event_controller_set_propagation_phase (keys, GTK_PHASE_CAPTURE);
+  g_signal_connect_object (keys, "key-pressed", G_CALLBACK (password_key_pressed_cb), self, G_CONNECT_SWAPPED);
+  gtk_widget_add_controller (GTK_WIDGET (self->password_row), keys);
 
   update_provider_help (self);
   update_ca_file_row (self);
