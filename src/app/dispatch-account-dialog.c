@@ -535,11 +535,29 @@ show_test_details (DispatchAccountDialog *self,
   gtk_widget_set_visible (GTK_WIDGET (self->test_details), details != NULL && details[0] != '\0');
 }
 
-/* The result is at the bottom of a long page: bring it up, once it has its size. */
+/* The result is at the bottom of a long page: bring the row and what follows it into view.
+ * What just became visible has its place only after a layout, so this looks again a few times
+ * over the next frames. */
+#define SCROLL_TRIES 6
+
+typedef struct
+{
+  DispatchAccountDialog *self;
+  guint                  tries;
+} ScrollData;
+
+static void
+scroll_data_free (ScrollData *data)
+{
+  g_object_unref (data->self);
+  g_free (data);
+}
+
 static gboolean
 scroll_to_result_cb (gpointer user_data)
 {
-  g_autoptr(DispatchAccountDialog) self = user_data;
+  ScrollData *data = user_data;
+  DispatchAccountDialog *self = data->self;
   GtkWidget *scroller;
   GtkWidget *content;
   GtkAdjustment *adjustment;
@@ -553,27 +571,30 @@ scroll_to_result_cb (gpointer user_data)
   if (scroller == NULL)
     return G_SOURCE_REMOVE;
 
+  /* The page inside the viewport moves as it scrolls; bounds in it are offsets from its top. */
   content = gtk_scrolled_window_get_child (GTK_SCROLLED_WINDOW (scroller));
+  if (GTK_IS_VIEWPORT (content))
+    content = gtk_viewport_get_child (GTK_VIEWPORT (content));
   adjustment = gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (scroller));
 
-  if (!gtk_widget_compute_bounds (GTK_WIDGET (self->test_row), content, &row) ||
-      !gtk_widget_compute_bounds (GTK_WIDGET (self->test_frame), content, &end))
-    return G_SOURCE_REMOVE;
+  /* Offsets from the top of the whole page. The row
+   * first, then as much of what follows as fits. */
+  if (gtk_widget_compute_bounds (GTK_WIDGET (self->test_row), content, &row) &&
+      gtk_widget_compute_bounds (GTK_WIDGET (self->test_frame), content, &end))
+    gtk_adjustment_clamp_page (adjustment, row.origin.y,
+                               MIN (end.origin.y + end.size.height,
+                                    row.origin.y + gtk_adjustment_get_page_size (adjustment)));
 
-  /* Bounds in the viewport's child are offsets from the top of the whole page. The row first,
-   * then as much of what follows as fits. */
-  gtk_adjustment_clamp_page (adjustment, row.origin.y,
-                             MIN (end.origin.y + end.size.height,
-                                  row.origin.y + gtk_adjustment_get_page_size (adjustment)));
-
-  return G_SOURCE_REMOVE;
+  return ++data->tries < SCROLL_TRIES ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
 static void
 scroll_to_result (DispatchAccountDialog *self)
 {
-  /* After the frame that lays out what just became visible. */
-  g_idle_add_full (G_PRIORITY_LOW, scroll_to_result_cb, g_object_ref (self), NULL);
+  ScrollData *data = g_new0 (ScrollData, 1);
+
+  data->self = g_object_ref (self);
+  g_timeout_add_full (G_PRIORITY_LOW, 50, scroll_to_result_cb, data, (GDestroyNotify) scroll_data_free);
 }
 
 static void
