@@ -30,6 +30,7 @@ struct _DispatchSetupBanner
   /* Owned */
   GSettings    *settings;
   GCancellable *probe;          /* the look for a local server under way */
+  GtkWindow    *window;         /* borrowed: the window the banner is in, while it is */
   char         *local_host;
   guint         local_port;
 
@@ -170,6 +171,44 @@ settings_changed_cb (DispatchSetupBanner *self,
 }
 
 
+/* A test server started after the window: looked for again when the person comes back to it. */
+static void
+window_active_cb (DispatchSetupBanner *self)
+{
+  if (gtk_window_is_active (self->window) && !self->offers_local && self->probe == NULL &&
+      self->local_host != NULL && !dispatch_settings_is_account_set_up (self->settings))
+    probe_local_server (self);
+}
+
+static void
+dispatch_setup_banner_root (GtkWidget *widget)
+{
+  DispatchSetupBanner *self = DISPATCH_SETUP_BANNER (widget);
+  GtkRoot *root;
+
+  GTK_WIDGET_CLASS (dispatch_setup_banner_parent_class)->root (widget);
+
+  root = gtk_widget_get_root (widget);
+  if (GTK_IS_WINDOW (root))
+    {
+      self->window = GTK_WINDOW (root);
+      g_signal_connect_object (root, "notify::is-active", G_CALLBACK (window_active_cb), self, G_CONNECT_SWAPPED);
+    }
+}
+
+static void
+dispatch_setup_banner_unroot (GtkWidget *widget)
+{
+  DispatchSetupBanner *self = DISPATCH_SETUP_BANNER (widget);
+
+  if (self->window != NULL)
+    g_signal_handlers_disconnect_by_func (self->window, window_active_cb, self);
+  self->window = NULL;
+
+  GTK_WIDGET_CLASS (dispatch_setup_banner_parent_class)->unroot (widget);
+}
+
+
 /* GObject */
 
 static void
@@ -203,6 +242,8 @@ dispatch_setup_banner_class_init (DispatchSetupBannerClass *klass)
 
   object_class->dispose = dispatch_setup_banner_dispose;
   object_class->finalize = dispatch_setup_banner_finalize;
+  widget_class->root = dispatch_setup_banner_root;
+  widget_class->unroot = dispatch_setup_banner_unroot;
 
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/dispatchmail/Dispatch/dispatch-setup-banner.ui");
   gtk_widget_class_bind_template_child (widget_class, DispatchSetupBanner, revealer);
