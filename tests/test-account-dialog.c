@@ -651,6 +651,23 @@ test_missing_password_asked (void)
   g_assert_cmpuint (dispatch_test_server_get_n_messages (server), ==, 1);
   WAIT_UNTIL (password_at_is ("127.0.0.1", port, "typ3d-Here"));
 
+  /* Into the keyring, nowhere else. */
+  {
+    g_autoptr(GSettings) settings = dispatch_settings_new ();
+    g_autoptr(GSettingsSchema) schema = NULL;
+    g_auto(GStrv) keys = NULL;
+
+    g_object_get (settings, "settings-schema", &schema, NULL);
+    keys = g_settings_schema_list_keys (schema);
+    for (guint i = 0; keys[i] != NULL; i++)
+      {
+        g_autoptr(GVariant) value = g_settings_get_value (settings, keys[i]);
+        g_autofree char *printed = g_variant_print (value, FALSE);
+
+        g_assert_null (strstr (printed, "typ3d"));
+      }
+  }
+
   close_window (window);
   reset_account ();
 }
@@ -768,6 +785,25 @@ test_connection_new_server (void)
   reset_account ();
 }
 
+static GtkWidget *
+find_button_with_action (GtkWidget  *widget,
+                         const char *action)
+{
+  if (GTK_IS_BUTTON (widget) && gtk_widget_get_visible (widget) &&
+      g_strcmp0 (gtk_actionable_get_action_name (GTK_ACTIONABLE (widget)), action) == 0)
+    return widget;
+
+  for (GtkWidget *c = gtk_widget_get_first_child (widget); c != NULL; c = gtk_widget_get_next_sibling (c))
+    {
+      GtkWidget *found = find_button_with_action (c, action);
+
+      if (found != NULL)
+        return found;
+    }
+
+  return NULL;
+}
+
 /* Is @widget wholly inside the visible part of the page that @adjustment scrolls? */
 static gboolean
 in_view (GtkAdjustment *adjustment,
@@ -829,6 +865,11 @@ test_connection_untrusted_certificate (void)
   /* The result came into view: the row and the buttons under it. */
   WAIT_UNTIL (in_view (adjustment, child (dialog, "test_row")) &&
               in_view (adjustment, child (dialog, "test_certificate_box")));
+
+  /* A CA file is the other way out, as the hint says: the chooser is one click away. */
+  g_assert_nonnull (strstr (gtk_label_get_text (GTK_LABEL (child (dialog, "test_details"))), "CA file"));
+  g_assert_nonnull (find_button_with_action (child (dialog, "test_certificate_box"), "account.choose-ca-file"));
+  g_assert_nonnull (find_button_with_action (child (dialog, "test_certificate_box"), "account.trust-certificate"));
 
   g_assert_true (gtk_widget_activate_action (dialog, "account.trust-certificate", NULL));
   WAIT_UNTIL ((trust = find_toplevel (DISPATCH_TYPE_CERTIFICATE_DIALOG)) != NULL);
@@ -1025,6 +1066,32 @@ test_first_start (void)
   reset_account ();
 }
 
+/* The CA file in use is shown, and can be set back to the system's authorities. */
+static void
+test_ca_file_row (void)
+{
+  g_autoptr(GSettings) settings = dispatch_settings_new ();
+  g_autofree char *ca = dispatch_test_file ("ca.pem");
+  GtkWidget *dialog;
+  AdwActionRow *row;
+
+  g_settings_set_string (settings, "ca-file", ca);
+  dialog = open_dialog ();
+  row = ADW_ACTION_ROW (child (dialog, "ca_file_row"));
+  g_assert_true (g_str_has_suffix (adw_action_row_get_subtitle (row), "ca.pem"));
+  g_assert_true (gtk_widget_get_visible (child (dialog, "ca_file_clear_button")));
+
+  g_assert_true (gtk_widget_activate_action (dialog, "account.clear-ca-file", NULL));
+  g_clear_pointer (&ca, g_free);
+  ca = g_settings_get_string (settings, "ca-file");
+  g_assert_cmpstr (ca, ==, "");
+  g_assert_cmpstr (adw_action_row_get_subtitle (row), ==, "The system’s trusted authorities");
+  g_assert_false (gtk_widget_get_visible (child (dialog, "ca_file_clear_button")));
+
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  reset_account ();
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1052,6 +1119,7 @@ main (int   argc,
   g_test_add_func ("/account-dialog/edited-preset", test_edited_preset);
   g_test_add_func ("/account-dialog/escape-closes", test_escape_closes);
   g_test_add_func ("/account-dialog/first-start", test_first_start);
+  g_test_add_func ("/account-dialog/ca-file", test_ca_file_row);
 
   return g_test_run ();
 }
