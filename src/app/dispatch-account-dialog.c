@@ -581,9 +581,19 @@ scroll_to_result_cb (gpointer user_data)
    * first, then as much of what follows as fits. */
   if (gtk_widget_compute_bounds (GTK_WIDGET (self->test_row), content, &row) &&
       gtk_widget_compute_bounds (GTK_WIDGET (self->test_frame), content, &end))
-    gtk_adjustment_clamp_page (adjustment, row.origin.y,
-                               MIN (end.origin.y + end.size.height,
-                                    row.origin.y + gtk_adjustment_get_page_size (adjustment)));
+    {
+      double page = gtk_adjustment_get_page_size (adjustment);
+      double top = gtk_adjustment_get_value (adjustment);
+      double bottom = MIN (end.origin.y + end.size.height, row.origin.y + page);
+
+      /* As gtk_adjustment_clamp_page() would, without its animation: GTK 4.8 complains when a
+       * window closes while a scrolling animation runs. */
+      if (bottom > top + page)
+        top = bottom - page;
+      if (row.origin.y < top)
+        top = row.origin.y;
+      gtk_adjustment_set_value (adjustment, top);
+    }
 
   return ++data->tries < SCROLL_TRIES ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
