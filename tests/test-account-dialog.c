@@ -638,6 +638,9 @@ test_missing_password_asked (void)
   g_assert_true (dispatch_window_is_sending (window));
   g_assert_nonnull (strstr (adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dialog)), "ann@example.org"));
 
+  spin (200);
+  save_screenshot (dialog, "password-dialog.png");
+
   /* Nothing to send before something is typed. */
   g_assert_false (adw_message_dialog_get_response_enabled (ADW_MESSAGE_DIALOG (dialog), "send"));
   gtk_editable_set_text (GTK_EDITABLE (find_descendant (dialog, GTK_TYPE_PASSWORD_ENTRY)), "typ3d-Here");
@@ -865,6 +868,9 @@ test_connection_untrusted_certificate (void)
   /* The result came into view: the row and the buttons under it. */
   WAIT_UNTIL (in_view (adjustment, child (dialog, "test_row")) &&
               in_view (adjustment, child (dialog, "test_certificate_box")));
+
+  spin (200);
+  save_screenshot (dialog, "account-dialog-untrusted.png");
 
   /* A CA file is the other way out, as the hint says: the chooser is one click away. */
   g_assert_nonnull (strstr (gtk_label_get_text (GTK_LABEL (child (dialog, "test_details"))), "CA file"));
