@@ -17,7 +17,14 @@ if ! command -v dbus-run-session >/dev/null 2>&1 || ! command -v gnome-keyring-d
 fi
 
 home=$(mktemp -d "${TMPDIR:-/tmp}/dispatch-keyring-XXXXXX")
-trap 'rm -rf "$home"' EXIT
+# xdg-document-portal, started on the session bus by GTK's portal queries, mounts a FUSE file
+# system at $XDG_RUNTIME_DIR/doc and may still hold it when the session ends: unmount it, and
+# never let the clean-up change the test's result.
+cleanup() {
+  fusermount -u "$home/run/doc" 2>/dev/null || fusermount3 -u "$home/run/doc" 2>/dev/null || true
+  rm -rf "$home" 2>/dev/null || true
+}
+trap cleanup EXIT
 export HOME="$home" XDG_DATA_HOME="$home/data" XDG_RUNTIME_DIR="$home/run" XDG_CONFIG_HOME="$home/config"
 mkdir -p "$XDG_DATA_HOME" "$XDG_RUNTIME_DIR" "$XDG_CONFIG_HOME"
 chmod 700 "$XDG_RUNTIME_DIR"
