@@ -491,8 +491,10 @@ read_body (const DispatchSendOptions  *options,
 }
 
 /* Builds the message and validates it now, so that a bad address or a missing attachment is
- * reported before a password is asked for or a connection is made. The session prepares it
- * again with the server's 8BITMIME/SMTPUTF8 answers. */
+ * reported before a password is asked for or a connection is made. Only the server can say
+ * whether an address with non-ASCII letters before the "@" may go (SMTPUTF8), so that is
+ * allowed here; the session prepares the message again after EHLO and refuses such an
+ * address, naming it, only when the server does not offer SMTPUTF8. */
 static DispatchMessage *
 build_message (const DispatchSendOptions  *options,
                GError                    **error)
@@ -547,7 +549,7 @@ build_message (const DispatchSendOptions  *options,
         }
     }
 
-  if (!dispatch_message_prepare (message, FALSE, FALSE, NULL, error))
+  if (!dispatch_message_prepare (message, FALSE, TRUE, NULL, error))
     return NULL;
 
   return g_steal_pointer (&message);
