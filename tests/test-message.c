@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <glib/gstdio.h>
+#include <glib-unix.h>
 #include <gmime/gmime.h>
 
 #include "dispatch-engine.h"
@@ -1226,6 +1227,101 @@ test_size_without_encoding (Fixture       *fixture,
       }
 }
 
+typedef struct
+{
+  int     fd;
+  GBytes *bytes;
+} PipeFeed;
+
+static gpointer
+feed_pipe (gpointer data)
+{
+  PipeFeed *feed = data;
+  gsize len;
+  const guint8 *p = g_bytes_get_data (feed->bytes, &len);
+
+  while (len > 0)
+    {
+      gssize n = write (feed->fd, p, len);
+
+      g_assert_cmpint (n, >, 0);
+      p += n;
+      len -= n;
+    }
+  close (feed->fd);
+
+  return NULL;
+}
+
+/* An attachment from a pipe (--attach <(…), /dev/stdin) is read once: the type sniffing, the
+ * size and every write see all of it, even after a second _prepare() as dispatch-send does. */
+static void
+test_attachment_pipe (gconstpointer data)
+{
+  g_autoptr(DispatchMessage) message = new_message ();
+  g_autoptr(GBytes) random = random_bytes (200 * 1024 + 7);
+  g_autoptr(GByteArray) expected = g_byte_array_new ();
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GBytes) again = NULL;
+  g_autoptr(GMimeMessage) parsed = NULL;
+  g_autoptr(GBytes) content = NULL;
+  g_autoptr(GFile) file = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GThread) feeder = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *type = NULL;
+  g_autoptr(GDir) tmp = NULL;
+  const char *name;
+  GMimeObject *part;
+  PipeFeed feed;
+  int fds[2];
+  guint64 size;
+
+  /* A PNG that comes through a pipe is still sniffed as one. */
+  g_byte_array_append (expected, png_head, sizeof png_head);
+  g_byte_array_append (expected, g_bytes_get_data (random, NULL), g_bytes_get_size (random));
+  feed.bytes = g_byte_array_free_to_bytes (g_steal_pointer (&expected));
+
+  g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
+  g_assert_no_error (error);
+  feed.fd = fds[1];
+  feeder = g_thread_new ("feed-pipe", feed_pipe, &feed);
+
+  path = g_strdup_printf ("/dev/fd/%d", fds[0]);
+  file = g_file_new_for_path (path);
+  attach (message, file, data);
+  prepare (message, FALSE, FALSE);
+  prepare (message, FALSE, FALSE);
+
+  size = dispatch_message_get_size (message, NULL, &error);
+  g_assert_no_error (error);
+  bytes = write_to_bytes (message, FALSE);
+  g_assert_cmpuint (size, ==, g_bytes_get_size (bytes));
+  again = write_to_bytes (message, FALSE);
+  g_assert_cmpuint (g_bytes_get_size (again), ==, g_bytes_get_size (bytes));
+
+  parsed = parse_bytes (bytes);
+  part = g_mime_multipart_get_part (GMIME_MULTIPART (g_mime_message_get_mime_part (parsed)), 1);
+  type = mime_type_of (part);
+  g_assert_cmpstr (type, ==, "image/png");
+  content = decoded_content (part);
+  g_assert_true (g_bytes_equal (content, feed.bytes));
+  g_thread_join (g_steal_pointer (&feeder));
+
+  /* Once read, the pipe is not needed again. */
+  close (fds[0]);
+  prepare (message, FALSE, FALSE);
+  g_assert_cmpuint (dispatch_message_get_size (message, NULL, &error), ==, size);
+  g_assert_no_error (error);
+
+  /* The spool's name went at once; nothing is left behind in the temporary folder. */
+  tmp = g_dir_open (g_get_tmp_dir (), 0, NULL);
+  while (tmp != NULL && (name = g_dir_read_name (tmp)) != NULL)
+    g_assert_false (g_str_has_prefix (name, "dispatch-attachment-"));
+
+  g_bytes_unref (feed.bytes);
+}
+
 /* A file that cannot tell its size (here a device) is measured by reading it. */
 static void
 test_size_unsized_file (gconstpointer data)
@@ -1544,6 +1640,10 @@ main (int   argc,
                         test_size_unsized_file);
   g_test_add_data_func ("/message/size-unsized-file-path", GINT_TO_POINTER (ATTACH_PATH),
                         test_size_unsized_file);
+  g_test_add_data_func ("/message/attachment-pipe", GINT_TO_POINTER (ATTACH_FILE),
+                        test_attachment_pipe);
+  g_test_add_data_func ("/message/attachment-pipe-path", GINT_TO_POINTER (ATTACH_PATH),
+                        test_attachment_pipe);
   g_test_add ("/message/size-and-file", Fixture, GINT_TO_POINTER (ATTACH_FILE),
               fixture_set_up, test_size_and_file, fixture_tear_down);
   g_test_add ("/message/size-and-file-path", Fixture, GINT_TO_POINTER (ATTACH_PATH),

@@ -38,8 +38,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeParserOptions, g_mime_parser_options_free)
 /* GMime's base64 lines: 57 octets become 76 characters, plus CRLF on the wire. */
 #define BASE64_LINE_RAW   57
 #define BASE64_LINE_WIRE  78
-/* A file that cannot tell its size (a pipe) is measured by reading it in blocks this big. */
-#define MEASURE_BLOCK     (64 * 1024)
+/* An attachment that can be read only once (a pipe) is copied to its spool in blocks this big. */
+#define SPOOL_BLOCK       (64 * 1024)
 /* How much of a bad address an error message quotes. */
 #define QUOTE_MAX_CHARS   60
 /* RFC 5321 §4.5.3.1: the longest local part and address (a 256-octet path less "<>") any
@@ -544,10 +544,36 @@ encode_base64_lines (const guint8 *in,
  * point, whose code lies all over libgio: alone that maps about a megabyte of it, and it
  * still added some 350 KiB to the peak of a whole dispatch-send run. */
 
+/* The private copy of an attachment that cannot be read twice: a pipe (--attach <(…),
+ * /dev/stdin), a device, or a file behind GIO's VFS without a local path. The type sniffing,
+ * the size pass and the write each read an attachment from its start, which a pipe allows
+ * once; so it is read once, at the first _prepare(), into a temporary file of mode 0600 whose
+ * name is removed at once: the copy goes with its last descriptor, even after a crash. Read
+ * with pread(), so that a preview and a send can read it at the same time. */
+typedef struct
+{
+  int fd;
+} Spool;
+
+static void
+spool_clear (Spool *spool)
+{
+  if (spool->fd >= 0)
+    g_close (spool->fd, NULL);
+}
+
+static void
+spool_unref (Spool *spool)
+{
+  g_atomic_rc_box_release_full (spool, (GDestroyNotify) spool_clear);
+}
+
 typedef struct
 {
   GFile *file;   /* or */
   char  *path;   /* canonical, in the GLib file name encoding */
+  Spool *spool;  /* once read, for a file that cannot be read twice */
+  char  *spool_name; /* the display name it had then; the source may be gone since */
 } Attachment;
 
 static Attachment *
@@ -557,6 +583,8 @@ attachment_copy (const Attachment *attachment)
 
   copy->file = attachment->file != NULL ? g_object_ref (attachment->file) : NULL;
   copy->path = g_strdup (attachment->path);
+  copy->spool = attachment->spool != NULL ? g_atomic_rc_box_acquire (attachment->spool) : NULL;
+  copy->spool_name = g_strdup (attachment->spool_name);
 
   return copy;
 }
@@ -566,7 +594,16 @@ attachment_free (Attachment *attachment)
 {
   g_clear_object (&attachment->file);
   g_free (attachment->path);
+  g_clear_pointer (&attachment->spool, spool_unref);
+  g_free (attachment->spool_name);
   g_free (attachment);
+}
+
+/* The local file name an attachment is read from, or NULL for a GFile that has none. */
+static const char *
+attachment_peek_path (const Attachment *attachment)
+{
+  return attachment->file != NULL ? g_file_peek_path (attachment->file) : attachment->path;
 }
 
 /* The same file, given either way: a GFile for a local file has the canonical path. */
@@ -586,20 +623,23 @@ attachment_is (const Attachment *attachment,
   return path != NULL && own_path != NULL && g_str_equal (path, own_path);
 }
 
-/* An open attachment: the GFile's stream, or the file descriptor of a path. */
+/* An open attachment: always a file descriptor, the one way attachments are read. A regular
+ * file or a spool is read with pread() from @offset; only a pipe, while it is spooled, with
+ * read(). */
 typedef struct
 {
-  GFileInputStream *stream;
-  int               fd;
+  int      fd;
+  gboolean borrowed;   /* the spool's descriptor */
+  gboolean seekable;
+  guint64  offset;
 } AttachmentInput;
 
-#define ATTACHMENT_INPUT_INIT { NULL, -1 }
+#define ATTACHMENT_INPUT_INIT { -1, FALSE, FALSE, 0 }
 
 static void
 attachment_input_clear (AttachmentInput *input)
 {
-  g_clear_object (&input->stream);
-  if (input->fd >= 0)
+  if (input->fd >= 0 && !input->borrowed)
     g_close (input->fd, NULL);
   input->fd = -1;
 }
@@ -614,25 +654,20 @@ set_error_from_errno (GError **error,
                        g_strerror (saved_errno));
 }
 
-/* Fails with G_IO_ERROR_IS_DIRECTORY for a folder, as GIO's local files do. */
+/* Opens a local file by name. Fails with G_IO_ERROR_IS_DIRECTORY for a folder, as GIO's local
+ * files do. */
 static gboolean
-attachment_input_open (AttachmentInput   *input,
-                       const Attachment  *attachment,
-                       GCancellable      *cancellable,
-                       GError           **error)
+attachment_input_open_path (AttachmentInput  *input,
+                            const char       *path,
+                            GCancellable     *cancellable,
+                            GError          **error)
 {
   struct stat st;
-
-  if (attachment->file != NULL)
-    {
-      input->stream = g_file_read (attachment->file, cancellable, error);
-      return input->stream != NULL;
-    }
 
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return FALSE;
 
-  input->fd = g_open (attachment->path, O_RDONLY | O_CLOEXEC, 0);
+  input->fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
   if (input->fd < 0 || fstat (input->fd, &st) != 0)
     {
       set_error_from_errno (error, errno);
@@ -641,6 +676,43 @@ attachment_input_open (AttachmentInput   *input,
   if (S_ISDIR (st.st_mode))
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_IS_DIRECTORY, g_strerror (EISDIR));
+      return FALSE;
+    }
+  input->seekable = S_ISREG (st.st_mode);
+
+  return TRUE;
+}
+
+/* After _prepare(): the spool, or the regular file the attachment names. */
+static gboolean
+attachment_input_open (AttachmentInput   *input,
+                       const Attachment  *attachment,
+                       GCancellable      *cancellable,
+                       GError           **error)
+{
+  const char *path = attachment_peek_path (attachment);
+
+  if (attachment->spool != NULL)
+    {
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+      input->fd = attachment->spool->fd;
+      input->borrowed = TRUE;
+      input->seekable = TRUE;
+      input->offset = 0;
+      return TRUE;
+    }
+
+  /* _prepare() spools every attachment without a local path. */
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  if (!attachment_input_open_path (input, path, cancellable, error))
+    return FALSE;
+
+  /* A regular file at _prepare() that became something else since cannot be read again. */
+  if (!input->seekable)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE, g_strerror (ESPIPE));
       return FALSE;
     }
 
@@ -656,10 +728,6 @@ attachment_input_read_all (AttachmentInput  *input,
                            GCancellable     *cancellable,
                            GError          **error)
 {
-  if (input->stream != NULL)
-    return g_input_stream_read_all (G_INPUT_STREAM (input->stream), buffer, len, n_read,
-                                    cancellable, error);
-
   *n_read = 0;
   while (*n_read < len)
     {
@@ -668,7 +736,10 @@ attachment_input_read_all (AttachmentInput  *input,
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         return FALSE;
 
-      n = read (input->fd, buffer + *n_read, len - *n_read);
+      if (input->seekable)
+        n = pread (input->fd, buffer + *n_read, len - *n_read, (off_t) input->offset);
+      else
+        n = read (input->fd, buffer + *n_read, len - *n_read);
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0)
@@ -679,40 +750,127 @@ attachment_input_read_all (AttachmentInput  *input,
       if (n == 0)
         break;
       *n_read += n;
+      input->offset += n;
     }
 
   return TRUE;
 }
 
-/* The length of a regular file; FALSE when the file does not say (a pipe, a device, a remote
- * file without a size). */
+/* The length of a regular file or a spool. */
 static gboolean
 attachment_input_get_size (AttachmentInput *input,
-                           guint64         *size,
-                           GCancellable    *cancellable)
+                           guint64         *size)
 {
-  g_autoptr(GFileInfo) info = NULL;
   struct stat st;
 
-  if (input->stream == NULL)
-    {
-      if (fstat (input->fd, &st) != 0 || !S_ISREG (st.st_mode))
-        return FALSE;
-      *size = st.st_size;
-      return TRUE;
-    }
-
-  info = g_file_input_stream_query_info (input->stream,
-                                         G_FILE_ATTRIBUTE_STANDARD_TYPE ","
-                                         G_FILE_ATTRIBUTE_STANDARD_SIZE,
-                                         cancellable, NULL);
-  if (info == NULL ||
-      g_file_info_get_file_type (info) != G_FILE_TYPE_REGULAR ||
-      !g_file_info_has_attribute (info, G_FILE_ATTRIBUTE_STANDARD_SIZE))
+  if (fstat (input->fd, &st) != 0 || !S_ISREG (st.st_mode))
     return FALSE;
 
-  *size = g_file_info_get_size (info);
+  *size = st.st_size;
   return TRUE;
+}
+
+static gboolean
+write_all (int            fd,
+           const guint8  *data,
+           gsize          len,
+           GError       **error)
+{
+  while (len > 0)
+    {
+      gssize n = write (fd, data, len);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          set_error_from_errno (error, errno);
+          return FALSE;
+        }
+      data += n;
+      len -= n;
+    }
+
+  return TRUE;
+}
+
+/* Copies @in (a pipe, a device), or @stream when @in is NULL, into a new spool. */
+static Spool *
+spool_new_from (AttachmentInput  *in,
+                GInputStream     *stream,
+                GCancellable     *cancellable,
+                GError          **error)
+{
+  g_autofree guint8 *block = g_malloc (SPOOL_BLOCK);
+  g_autofree char *tmp_name = NULL;
+  g_autoptr(GError) tmp_error = NULL;
+  Spool *spool;
+  gsize n_read;
+  int fd;
+
+  /* g_file_open_tmp() creates the file with mode 0600. */
+  fd = g_file_open_tmp ("dispatch-attachment-XXXXXX", &tmp_name, &tmp_error);
+  if (fd < 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                   "cannot make a temporary copy: %s", tmp_error->message);
+      return NULL;
+    }
+  g_unlink (tmp_name);
+
+  spool = g_atomic_rc_box_new0 (Spool);
+  spool->fd = fd;
+
+  do
+    {
+      gboolean ok;
+
+      if (in != NULL)
+        ok = attachment_input_read_all (in, block, SPOOL_BLOCK, &n_read, cancellable, error);
+      else
+        ok = g_input_stream_read_all (stream, block, SPOOL_BLOCK, &n_read, cancellable, error);
+
+      if (!ok || !write_all (fd, block, n_read, error))
+        {
+          spool_unref (spool);
+          return NULL;
+        }
+    }
+  while (n_read == SPOOL_BLOCK);
+
+  return spool;
+}
+
+/* At _prepare(): makes sure the attachment can be read from its start as often as the writer
+ * needs; a regular file can, anything else is spooled (once). */
+static gboolean
+attachment_make_rereadable (Attachment    *attachment,
+                            GCancellable  *cancellable,
+                            GError       **error)
+{
+  g_auto(AttachmentInput) input = ATTACHMENT_INPUT_INIT;
+  g_autoptr(GFileInputStream) stream = NULL;
+  const char *path = attachment_peek_path (attachment);
+
+  if (attachment->spool != NULL)
+    return TRUE;
+
+  if (path == NULL)
+    {
+      stream = g_file_read (attachment->file, cancellable, error);
+      if (stream == NULL)
+        return FALSE;
+      attachment->spool = spool_new_from (NULL, G_INPUT_STREAM (stream), cancellable, error);
+      return attachment->spool != NULL;
+    }
+
+  if (!attachment_input_open_path (&input, path, cancellable, error))
+    return FALSE;
+  if (input.seekable)
+    return TRUE;
+
+  attachment->spool = spool_new_from (&input, NULL, cancellable, error);
+  return attachment->spool != NULL;
 }
 
 
@@ -800,35 +958,21 @@ dispatch_attachment_source_pour (DispatchAttachmentSource *self,
 }
 
 /* The size pass: the length of the open file, so that a file gone or locked since
- * _prepare() fails here as it would in the write. Read through only when the file does not
- * say (a pipe, a remote file without a size). */
+ * _prepare() fails here as it would in the write. */
 static gboolean
 dispatch_attachment_source_measure (DispatchAttachmentSource *self,
                                     AttachmentInput          *input)
 {
-  g_autofree guint8 *block = NULL;
-  GError *error = NULL;
   guint64 size = 0;
-  gsize n_read;
 
-  if (attachment_input_get_size (input, &size, self->ctx->cancellable))
+  if (!attachment_input_get_size (input, &size))
     {
-      dispatch_message_sink_skip (self->ctx->sink, base64_wire_size (size));
-      return TRUE;
-    }
+      GError *error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE,
+                                           g_strerror (ESPIPE));
 
-  block = g_malloc (MEASURE_BLOCK);
-  do
-    {
-      if (!attachment_input_read_all (input, block, MEASURE_BLOCK, &n_read,
-                                      self->ctx->cancellable, &error))
-        {
-          write_context_fail (self->ctx, attachment_error (self->name, error));
-          return FALSE;
-        }
-      size += n_read;
+      write_context_fail (self->ctx, attachment_error (self->name, error));
+      return FALSE;
     }
-  while (n_read == MEASURE_BLOCK);
 
   dispatch_message_sink_skip (self->ctx->sink, base64_wire_size (size));
 
@@ -1834,9 +1978,9 @@ query_file (GFile         *file,
 
 /* Looks at the attachment without loading it: name, size and its first bytes for the type. */
 static AttachmentInfo *
-inspect_attachment (const Attachment  *attachment,
-                    GCancellable      *cancellable,
-                    GError           **error)
+inspect_attachment (Attachment    *attachment,
+                    GCancellable  *cancellable,
+                    GError       **error)
 {
   g_auto(AttachmentInput) input = ATTACHMENT_INPUT_INIT;
   g_autofree char *content_type = NULL;
@@ -1849,12 +1993,15 @@ inspect_attachment (const Attachment  *attachment,
   GError *local_error = NULL;
   gboolean ok = TRUE;
 
-  if (attachment->file != NULL)
+  if (attachment->spool != NULL)
+    name = g_strdup (attachment->spool_name);
+  else if (attachment->file != NULL)
     ok = query_file (attachment->file, &name, &size, cancellable, &local_error);
   else
     name = g_filename_display_basename (attachment->path);
 
   if (!ok ||
+      !attachment_make_rereadable (attachment, cancellable, &local_error) ||
       !attachment_input_open (&input, attachment, cancellable, &local_error) ||
       !attachment_input_read_all (&input, head, sizeof head, &head_len, cancellable,
                                   &local_error))
@@ -1862,9 +2009,10 @@ inspect_attachment (const Attachment  *attachment,
       g_propagate_error (error, attachment_error (name, local_error));
       return NULL;
     }
+  if (attachment->spool != NULL && attachment->spool_name == NULL)
+    attachment->spool_name = g_strdup (name);
 
-  if (attachment->file == NULL)
-    attachment_input_get_size (&input, &size, cancellable);
+  attachment_input_get_size (&input, &size);
 
   /* An empty file would sniff as "zero-size"; its name says more. */
   content_type = g_content_type_guess (name, head_len > 0 ? head : NULL, head_len, NULL);
