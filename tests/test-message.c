@@ -1322,6 +1322,64 @@ test_attachment_pipe (gconstpointer data)
   g_bytes_unref (feed.bytes);
 }
 
+/* Issue 10, 7: a file name with line breaks must not add header lines, and a subject typed
+ * like an encoded word must arrive as typed. Parsed back with GMime: the header set and the
+ * decoded values. */
+static void
+test_injection (Fixture       *fixture,
+                gconstpointer  data)
+{
+  g_autoptr(DispatchMessage) message = new_message ();
+  const char *evil_name = "x\r\nBcc: victim@evil.example\r\nX-Injected: 1.png";
+  const char *odd_name = "a\tb\x7f" "c\xc2\x85" "d\xe2\x80\xa8" "e.txt";
+  const char *subjects[] = {
+    "=?utf-8?b?QQ0KQmNjOiBldmlsQGV4YW1wbGUub3Jn?=",
+    "=?utf-8?q?A=00B?= and =?utf-8?q?=0D=0A?= mixed with Grüße and a tail long enough to fold it twice over",
+    "plain =? not a word",
+  };
+  g_autoptr(GFile) evil = write_file (fixture, evil_name, png_head, sizeof png_head);
+  g_autoptr(GFile) odd = write_file (fixture, odd_name, "text", 4);
+
+  attach (message, evil, data);
+  attach (message, odd, data);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (subjects); i++)
+    {
+      g_autoptr(GBytes) bytes = NULL;
+      g_autoptr(GMimeMessage) parsed = NULL;
+      g_autofree char *headers = NULL;
+      GMimeMultipart *mixed;
+      GMimeObject *part;
+
+      g_test_message ("subject %s", subjects[i]);
+      dispatch_message_set_subject (message, subjects[i]);
+      prepare (message, FALSE, FALSE);
+      bytes = write_to_bytes (message, TRUE);
+      assert_wire_form (bytes);
+      headers = header_block (bytes);
+      g_assert_null (strstr (headers, "\r\nbcc:"));
+
+      parsed = parse_bytes (bytes);
+      g_assert_cmpstr (g_mime_message_get_subject (parsed), ==, subjects[i]);
+      g_assert_null (g_mime_object_get_header (GMIME_OBJECT (parsed), "Bcc"));
+
+      mixed = GMIME_MULTIPART (g_mime_message_get_mime_part (parsed));
+      g_assert_cmpint (g_mime_multipart_get_count (mixed), ==, 3);
+
+      part = g_mime_multipart_get_part (mixed, 1);
+      /* Exactly the headers the writer puts there, nothing smuggled in. */
+      g_assert_cmpint (g_mime_header_list_get_count (g_mime_object_get_header_list (part)), ==, 3);
+      g_assert_null (g_mime_object_get_header (part, "Bcc"));
+      g_assert_null (g_mime_object_get_header (part, "X-Injected"));
+      g_assert_cmpstr (g_mime_part_get_filename (GMIME_PART (part)), ==,
+                       "x Bcc: victim@evil.example X-Injected: 1.png");
+
+      part = g_mime_multipart_get_part (mixed, 2);
+      g_assert_cmpint (g_mime_header_list_get_count (g_mime_object_get_header_list (part)), ==, 3);
+      g_assert_cmpstr (g_mime_part_get_filename (GMIME_PART (part)), ==, "a b c d e.txt");
+    }
+}
+
 /* A file that cannot tell its size (here a device) is measured by reading it. */
 static void
 test_size_unsized_file (gconstpointer data)
@@ -1640,6 +1698,10 @@ main (int   argc,
                         test_size_unsized_file);
   g_test_add_data_func ("/message/size-unsized-file-path", GINT_TO_POINTER (ATTACH_PATH),
                         test_size_unsized_file);
+  g_test_add ("/message/injection", Fixture, GINT_TO_POINTER (ATTACH_FILE),
+              fixture_set_up, test_injection, fixture_tear_down);
+  g_test_add ("/message/injection-path", Fixture, GINT_TO_POINTER (ATTACH_PATH),
+              fixture_set_up, test_injection, fixture_tear_down);
   g_test_add_data_func ("/message/attachment-pipe", GINT_TO_POINTER (ATTACH_FILE),
                         test_attachment_pipe);
   g_test_add_data_func ("/message/attachment-pipe-path", GINT_TO_POINTER (ATTACH_PATH),

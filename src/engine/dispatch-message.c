@@ -1976,6 +1976,43 @@ query_file (GFile         *file,
   return TRUE;
 }
 
+/* A file name as it may stand in a part header. A name can hold any character but "/" and
+ * NUL, and a line break in it would end the header line ("x\r\nBcc: …" became a header of
+ * its own): each run of control characters (C0, DEL, C1) and of Unicode line and paragraph
+ * separators becomes one space, and the result is trimmed, so the reader still sees the
+ * words of the name. GMime then quotes it or, when not ASCII, encodes it per RFC 2231. */
+static char *
+clean_file_name (const char *name)
+{
+  g_autofree char *valid = g_utf8_make_valid (name, -1);
+  GString *clean = g_string_sized_new (strlen (valid));
+  gboolean in_run = FALSE;
+
+  for (const char *p = valid; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+      GUnicodeType type = g_unichar_type (c);
+
+      if (type == G_UNICODE_CONTROL || type == G_UNICODE_LINE_SEPARATOR ||
+          type == G_UNICODE_PARAGRAPH_SEPARATOR)
+        {
+          if (!in_run)
+            g_string_append_c (clean, ' ');
+          in_run = TRUE;
+          continue;
+        }
+      in_run = FALSE;
+      g_string_append_unichar (clean, c);
+    }
+
+  g_strstrip (clean->str);
+  clean->len = strlen (clean->str);
+  if (clean->len == 0)
+    g_string_assign (clean, "_");
+
+  return g_string_free (clean, FALSE);
+}
+
 /* Looks at the attachment without loading it: name, size and its first bytes for the type. */
 static AttachmentInfo *
 inspect_attachment (Attachment    *attachment,
@@ -1999,6 +2036,14 @@ inspect_attachment (Attachment    *attachment,
     ok = query_file (attachment->file, &name, &size, cancellable, &local_error);
   else
     name = g_filename_display_basename (attachment->path);
+
+  if (attachment->spool == NULL)
+    {
+      char *clean = clean_file_name (name);
+
+      g_free (name);
+      name = clean;
+    }
 
   if (!ok ||
       !attachment_make_rereadable (attachment, cancellable, &local_error) ||
@@ -2296,6 +2341,62 @@ build_attachment_part (AttachmentInfo  *info,
   return GMIME_OBJECT (g_steal_pointer (&part));
 }
 
+/* RFC 2047 §5 (3): the characters that may stand for themselves in a "Q" encoded word in
+ * unstructured text. */
+static gboolean
+is_q_safe (char c)
+{
+  return c != '\0' && (g_ascii_isalnum (c) || strchr ("!*+-/", c) != NULL);
+}
+
+/* The longest encoded word is 75 characters (RFC 2047 §2), "=?UTF-8?Q?" and "?=" included. */
+#define ENCODED_WORD_PAYLOAD (75 - 12)
+
+/* A raw header value (leading space, folded, with its line end) that decodes to exactly
+ * @text: "Q" encoded words of whole characters (§5), one per line. GMime writes text that
+ * merely looks like an encoded word ("=?utf-8?b?…?=") as it is, so the recipient decoded it
+ * (to a line break, say) instead of showing what was typed; this form leaves nothing to
+ * take for an encoded word but our own. "Q" rather than "B": readers, GMime among them, join
+ * adjacent words before decoding, which base64 padding would break. */
+static char *
+encode_header_words (const char *text)
+{
+  GString *out = g_string_new (NULL);
+  const char *p = text;
+
+  while (*p != '\0')
+    {
+      gsize payload = 0;
+
+      g_string_append (out, out->len == 0 ? " =?UTF-8?Q?" : "\n =?UTF-8?Q?");
+      while (*p != '\0')
+        {
+          const char *next = g_utf8_next_char (p);
+          gsize need = 0;
+
+          for (const char *c = p; c < next; c++)
+            need += *c == ' ' || is_q_safe (*c) ? 1 : 3;
+          if (payload > 0 && payload + need > ENCODED_WORD_PAYLOAD)
+            break;
+
+          for (; p < next; p++)
+            {
+              if (*p == ' ')
+                g_string_append_c (out, '_');
+              else if (is_q_safe (*p))
+                g_string_append_c (out, *p);
+              else
+                g_string_append_printf (out, "=%02X", (guchar) *p);
+            }
+          payload += need;
+        }
+      g_string_append (out, "?=");
+    }
+  g_string_append_c (out, '\n');
+
+  return g_string_free (out, FALSE);
+}
+
 static GMimeMessage *
 build_message (Prepared      *p,
                WriteContext  *ctx,
@@ -2315,7 +2416,17 @@ build_message (Prepared      *p,
   add_addresses (message, GMIME_ADDRESS_TYPE_TO, p->to);
   add_addresses (message, GMIME_ADDRESS_TYPE_CC, p->cc);
   if (p->subject != NULL)
-    g_mime_message_set_subject (message, p->subject, "utf-8");
+    {
+      g_mime_message_set_subject (message, p->subject, "utf-8");
+      if (strstr (p->subject, "=?") != NULL)
+        {
+          g_autofree char *raw = encode_header_words (p->subject);
+          GMimeHeader *header = g_mime_header_list_get_header (g_mime_object_get_header_list (object),
+                                                               "Subject");
+
+          g_mime_header_set_raw_value (header, raw);
+        }
+    }
   g_mime_message_set_date (message, p->date);
   g_mime_object_append_header (object, "Message-ID", message_id, NULL);
   g_mime_object_append_header (object, "User-Agent", "Dispatch/" PACKAGE_VERSION, NULL);
