@@ -499,10 +499,10 @@ dispatch_smtp_job_queue (DispatchSmtpJob  *job,
                          GError          **error)
 {
   GError *local_error = NULL;
+  /* Called first: the arguments of one call are evaluated in no fixed order. */
+  gboolean ok = dispatch_smtp_connection_queue (job->connection, line, shown, cancellable, &local_error);
 
-  return check_wire (job,
-                     dispatch_smtp_connection_queue (job->connection, line, shown, cancellable, &local_error),
-                     local_error, error);
+  return check_wire (job, ok, local_error, error);
 }
 
 gboolean
@@ -513,10 +513,12 @@ dispatch_smtp_job_send (DispatchSmtpJob  *job,
                         GError          **error)
 {
   GError *local_error = NULL;
+  gboolean ok;
 
-  return dispatch_smtp_job_queue (job, line, shown, cancellable, error) &&
-         check_wire (job, dispatch_smtp_connection_flush (job->connection, cancellable, &local_error),
-                     local_error, error);
+  if (!dispatch_smtp_job_queue (job, line, shown, cancellable, error))
+    return FALSE;
+  ok = dispatch_smtp_connection_flush (job->connection, cancellable, &local_error);
+  return check_wire (job, ok, local_error, error);
 }
 
 static gboolean
