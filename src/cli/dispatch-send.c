@@ -956,17 +956,6 @@ report_result (const DispatchSmtpResult *result,
       g_print ("%s\n", reply);
     }
 
-  /* The sign-in went out with the message; the server took the message without it. */
-  if (result->auth_refused != NULL)
-    {
-      g_autofree char *reply = printable_text (result->auth_refused);
-
-      g_printerr ("%s: %s\n  %s\n", PROGRAM_NAME,
-                  _("warning: the server refused the sign-in but accepted the message without it; "
-                    "check the user name and password:"),
-                  reply);
-    }
-
   if (result->refused == NULL || result->refused->len == 0)
     return EX_OK;
 
