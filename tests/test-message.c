@@ -1380,6 +1380,53 @@ test_injection (Fixture       *fixture,
     }
 }
 
+/* A display name typed like an encoded word is taken literally, too: GMime's address parser
+ * would decode it (here into a line break), and its writer would send a literal one on. */
+static void
+test_literal_display_names (void)
+{
+  g_autoptr(DispatchMessage) message = new_message ();
+  const char *from_name = "=?utf-8?b?QQ0KQmNjOiBldmlsQGV4YW1wbGUub3Jn?=";
+  g_autofree char *from = g_strdup_printf ("%s <a=?b@example.org>", from_name);
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GMimeMessage) parsed = NULL;
+  InternetAddressList *list;
+  InternetAddress *address;
+  InternetAddressList *members;
+
+  dispatch_message_set_from (message, from);
+  dispatch_message_set_to (message, "Team: x <x@example.net>, \"=?q?\" <q@example.net>;, "
+                                    "=?utf-8?q?=00?= <bob@example.net>");
+  prepare (message, FALSE, FALSE);
+  g_assert_cmpstr (dispatch_message_get_envelope_from (message), ==, "a=?b@example.org");
+  g_assert_cmpstr (dispatch_message_get_envelope_recipients (message)[1], ==, "q@example.net");
+
+  bytes = write_to_bytes (message, TRUE);
+  assert_wire_form (bytes);
+  parsed = parse_bytes (bytes);
+
+  list = g_mime_message_get_from (parsed);
+  g_assert_cmpint (internet_address_list_length (list), ==, 1);
+  address = internet_address_list_get_address (list, 0);
+  g_assert_cmpstr (internet_address_get_name (address), ==, from_name);
+  g_assert_cmpstr (internet_address_mailbox_get_addr (INTERNET_ADDRESS_MAILBOX (address)), ==,
+                   "a=?b@example.org");
+
+  list = g_mime_message_get_to (parsed);
+  g_assert_cmpint (internet_address_list_length (list), ==, 2);
+  address = internet_address_list_get_address (list, 0);
+  g_assert_true (INTERNET_ADDRESS_IS_GROUP (address));
+  g_assert_cmpstr (internet_address_get_name (address), ==, "Team");
+  members = internet_address_group_get_members (INTERNET_ADDRESS_GROUP (address));
+  g_assert_cmpint (internet_address_list_length (members), ==, 2);
+  g_assert_cmpstr (internet_address_get_name (internet_address_list_get_address (members, 1)), ==,
+                   "=?q?");
+  address = internet_address_list_get_address (list, 1);
+  g_assert_cmpstr (internet_address_get_name (address), ==, "=?utf-8?q?=00?=");
+  g_assert_cmpstr (internet_address_mailbox_get_addr (INTERNET_ADDRESS_MAILBOX (address)), ==,
+                   "bob@example.net");
+}
+
 /* A file that cannot tell its size (here a device) is measured by reading it. */
 static void
 test_size_unsized_file (gconstpointer data)
@@ -1698,6 +1745,7 @@ main (int   argc,
                         test_size_unsized_file);
   g_test_add_data_func ("/message/size-unsized-file-path", GINT_TO_POINTER (ATTACH_PATH),
                         test_size_unsized_file);
+  g_test_add_func ("/message/literal-display-names", test_literal_display_names);
   g_test_add ("/message/injection", Fixture, GINT_TO_POINTER (ATTACH_FILE),
               fixture_set_up, test_injection, fixture_tear_down);
   g_test_add ("/message/injection-path", Fixture, GINT_TO_POINTER (ATTACH_PATH),

@@ -1666,6 +1666,85 @@ parse_address_list (const char  *text,
   return list;
 }
 
+/* GMime decodes whatever looks like an RFC 2047 word in a display name, so a name typed as
+ * "=?utf-8?b?QQ0K?=" became a line break. Text is taken literally: "=?" is hidden from the
+ * parser behind a private-use character and put back in every name and address after. */
+#define LITERAL_MARK "\xf4\x8f\xbf\xbd"   /* U+10FFFD */
+
+static char *
+replace_all (const char *text,
+             const char *from,
+             const char *to)
+{
+  g_auto(GStrv) pieces = g_strsplit (text, from, -1);
+
+  return g_strjoinv (to, pieces);
+}
+
+static void
+unmark_addresses (InternetAddressList *list)
+{
+  for (int i = 0; i < internet_address_list_length (list); i++)
+    {
+      InternetAddress *address = internet_address_list_get_address (list, i);
+      const char *name = internet_address_get_name (address);
+
+      if (name != NULL && strstr (name, LITERAL_MARK) != NULL)
+        {
+          g_autofree char *literal = replace_all (name, LITERAL_MARK, "=");
+
+          internet_address_set_name (address, literal);
+        }
+
+      if (INTERNET_ADDRESS_IS_GROUP (address))
+        {
+          unmark_addresses (internet_address_group_get_members (INTERNET_ADDRESS_GROUP (address)));
+        }
+      else
+        {
+          InternetAddressMailbox *mailbox = INTERNET_ADDRESS_MAILBOX (address);
+
+          if (strstr (internet_address_mailbox_get_addr (mailbox), LITERAL_MARK) != NULL)
+            {
+              g_autofree char *literal = replace_all (internet_address_mailbox_get_addr (mailbox),
+                                                      LITERAL_MARK, "=");
+
+              g_clear_pointer (&mailbox->idn_addr, g_free);
+              internet_address_mailbox_set_addr (mailbox, literal);
+            }
+        }
+    }
+}
+
+static InternetAddressList *
+parse_address_list_literally (const char  *text,
+                              char       **bad_item)
+{
+  g_autofree char *marked = NULL;
+  InternetAddressList *list;
+
+  /* Text that holds the mark itself is parsed as it is: rare, and never worse than before. */
+  if (strstr (text, "=?") == NULL || strstr (text, LITERAL_MARK) != NULL)
+    return parse_address_list (text, bad_item);
+
+  marked = replace_all (text, "=?", LITERAL_MARK "?");
+  list = parse_address_list (marked, bad_item);
+  if (bad_item != NULL && *bad_item != NULL)
+    {
+      char *literal = replace_all (*bad_item, LITERAL_MARK, "=");
+
+      g_free (*bad_item);
+      *bad_item = literal;
+    }
+  if (list != NULL)
+    {
+      unmark_addresses (list);
+      seed_idn_addresses (list);
+    }
+
+  return list;
+}
+
 static void
 set_address_charsets (InternetAddressList *list)
 {
@@ -1818,7 +1897,7 @@ parse_address_field (MessageField          field,
   if (!check_header_text (field, text, error))
     return FALSE;
 
-  list = parse_address_list (text, &bad_item);
+  list = parse_address_list_literally (text, &bad_item);
   if (list == NULL || bad_item != NULL)
     {
       g_autofree char *excerpt = quote_excerpt (bad_item != NULL ? bad_item : text);
@@ -2240,6 +2319,129 @@ dispatch_message_needs_smtputf8 (DispatchMessage *self)
 
 /* Building the GMime tree */
 
+/* RFC 2047 §5 (3): the characters that may stand for themselves in a "Q" encoded word in
+ * unstructured text. */
+static gboolean
+is_q_safe (char c)
+{
+  return c != '\0' && (g_ascii_isalnum (c) || strchr ("!*+-/", c) != NULL);
+}
+
+/* The longest encoded word is 75 characters (RFC 2047 §2), "=?UTF-8?Q?" and "?=" included. */
+#define ENCODED_WORD_PAYLOAD (75 - 12)
+
+/* RFC 2047 "Q" encoded words of whole characters (§5) that decode to exactly @text, folded one
+ * per line ("\n " between them). GMime writes text that
+ * merely looks like an encoded word ("=?utf-8?b?…?=") as it is, so the recipient decoded it
+ * (to a line break, say) instead of showing what was typed; this form leaves nothing to
+ * take for an encoded word but our own. "Q" rather than "B": readers, GMime among them, join
+ * adjacent words before decoding, which base64 padding would break. */
+static char *
+encode_header_words (const char *text)
+{
+  GString *out = g_string_new (NULL);
+  const char *p = text;
+
+  while (*p != '\0')
+    {
+      gsize payload = 0;
+
+      g_string_append (out, out->len == 0 ? "=?UTF-8?Q?" : "\n =?UTF-8?Q?");
+      while (*p != '\0')
+        {
+          const char *next = g_utf8_next_char (p);
+          gsize need = 0;
+
+          for (const char *c = p; c < next; c++)
+            need += *c == ' ' || is_q_safe (*c) ? 1 : 3;
+          if (payload > 0 && payload + need > ENCODED_WORD_PAYLOAD)
+            break;
+
+          for (; p < next; p++)
+            {
+              if (*p == ' ')
+                g_string_append_c (out, '_');
+              else if (is_q_safe (*p))
+                g_string_append_c (out, *p);
+              else
+                g_string_append_printf (out, "=%02X", (guchar) *p);
+            }
+          payload += need;
+        }
+      g_string_append (out, "?=");
+    }
+
+  return g_string_free (out, FALSE);
+}
+
+/* An address as it goes into a header: GMime's form, except that a display name with "=?" is
+ * written as our own encoded words (see above), since GMime would write it as it is. */
+static void
+append_address (GString         *out,
+                InternetAddress *address)
+{
+  const char *name = internet_address_get_name (address);
+
+  if (INTERNET_ADDRESS_IS_GROUP (address))
+    {
+      InternetAddressList *members = internet_address_group_get_members (INTERNET_ADDRESS_GROUP (address));
+
+      if (name != NULL && strstr (name, "=?") != NULL)
+        {
+          g_autofree char *words = encode_header_words (name);
+
+          g_string_append (out, words);
+        }
+      else if (name != NULL)
+        {
+          g_autofree char *phrase = g_mime_utils_header_encode_phrase (NULL, name, "utf-8");
+
+          g_string_append (out, phrase);
+        }
+      g_string_append (out, ":");
+      for (int i = 0; i < internet_address_list_length (members); i++)
+        {
+          g_string_append (out, i == 0 ? "\n " : ",\n ");
+          append_address (out, internet_address_list_get_address (members, i));
+        }
+      g_string_append (out, ";");
+    }
+  else if (name != NULL && strstr (name, "=?") != NULL)
+    {
+      g_autofree char *words = encode_header_words (name);
+      const char *addr = internet_address_mailbox_get_addr (INTERNET_ADDRESS_MAILBOX (address));
+      InternetAddress *bare = internet_address_mailbox_new (NULL, addr);
+      g_autofree char *spec = internet_address_to_string (bare, NULL, TRUE);
+
+      g_object_unref (bare);
+      g_string_append_printf (out, "%s\n <%s>", words, spec);
+    }
+  else
+    {
+      g_autofree char *text = internet_address_to_string (address, NULL, TRUE);
+
+      g_string_append (out, text);
+    }
+}
+
+static gboolean
+has_literal_word (InternetAddressList *list)
+{
+  for (int i = 0; i < internet_address_list_length (list); i++)
+    {
+      InternetAddress *address = internet_address_list_get_address (list, i);
+      const char *name = internet_address_get_name (address);
+
+      if (name != NULL && strstr (name, "=?") != NULL)
+        return TRUE;
+      if (INTERNET_ADDRESS_IS_GROUP (address) &&
+          has_literal_word (internet_address_group_get_members (INTERNET_ADDRESS_GROUP (address))))
+        return TRUE;
+    }
+
+  return FALSE;
+}
+
 static void
 add_addresses (GMimeMessage     *message,
                GMimeAddressType  type,
@@ -2252,11 +2454,27 @@ add_addresses (GMimeMessage     *message,
 
   /* Parsed again from the text _prepare() validated, so no GMime object is shared between
    * writes; the result is the same list. */
-  list = parse_address_list (text, NULL);
+  list = parse_address_list_literally (text, NULL);
   g_return_if_fail (list != NULL);
 
   set_address_charsets (list);
   internet_address_list_append (g_mime_message_get_addresses (message, type), list);
+
+  if (has_literal_word (list))
+    {
+      static const char * const names[] = { "Sender", "From", "Reply-To", "To", "Cc", "Bcc" };
+      GMimeHeader *header = g_mime_header_list_get_header (g_mime_object_get_header_list (GMIME_OBJECT (message)),
+                                                           names[type]);
+      g_autoptr(GString) raw = g_string_new (NULL);
+
+      for (int i = 0; i < internet_address_list_length (list); i++)
+        {
+          g_string_append (raw, i == 0 ? " " : ",\n ");
+          append_address (raw, internet_address_list_get_address (list, i));
+        }
+      g_string_append_c (raw, '\n');
+      g_mime_header_set_raw_value (header, raw->str);
+    }
 }
 
 /* For "View message source": the first whole lines of the encoded attachment and a note.
@@ -2341,62 +2559,6 @@ build_attachment_part (AttachmentInfo  *info,
   return GMIME_OBJECT (g_steal_pointer (&part));
 }
 
-/* RFC 2047 §5 (3): the characters that may stand for themselves in a "Q" encoded word in
- * unstructured text. */
-static gboolean
-is_q_safe (char c)
-{
-  return c != '\0' && (g_ascii_isalnum (c) || strchr ("!*+-/", c) != NULL);
-}
-
-/* The longest encoded word is 75 characters (RFC 2047 §2), "=?UTF-8?Q?" and "?=" included. */
-#define ENCODED_WORD_PAYLOAD (75 - 12)
-
-/* A raw header value (leading space, folded, with its line end) that decodes to exactly
- * @text: "Q" encoded words of whole characters (§5), one per line. GMime writes text that
- * merely looks like an encoded word ("=?utf-8?b?…?=") as it is, so the recipient decoded it
- * (to a line break, say) instead of showing what was typed; this form leaves nothing to
- * take for an encoded word but our own. "Q" rather than "B": readers, GMime among them, join
- * adjacent words before decoding, which base64 padding would break. */
-static char *
-encode_header_words (const char *text)
-{
-  GString *out = g_string_new (NULL);
-  const char *p = text;
-
-  while (*p != '\0')
-    {
-      gsize payload = 0;
-
-      g_string_append (out, out->len == 0 ? " =?UTF-8?Q?" : "\n =?UTF-8?Q?");
-      while (*p != '\0')
-        {
-          const char *next = g_utf8_next_char (p);
-          gsize need = 0;
-
-          for (const char *c = p; c < next; c++)
-            need += *c == ' ' || is_q_safe (*c) ? 1 : 3;
-          if (payload > 0 && payload + need > ENCODED_WORD_PAYLOAD)
-            break;
-
-          for (; p < next; p++)
-            {
-              if (*p == ' ')
-                g_string_append_c (out, '_');
-              else if (is_q_safe (*p))
-                g_string_append_c (out, *p);
-              else
-                g_string_append_printf (out, "=%02X", (guchar) *p);
-            }
-          payload += need;
-        }
-      g_string_append (out, "?=");
-    }
-  g_string_append_c (out, '\n');
-
-  return g_string_free (out, FALSE);
-}
-
 static GMimeMessage *
 build_message (Prepared      *p,
                WriteContext  *ctx,
@@ -2420,7 +2582,8 @@ build_message (Prepared      *p,
       g_mime_message_set_subject (message, p->subject, "utf-8");
       if (strstr (p->subject, "=?") != NULL)
         {
-          g_autofree char *raw = encode_header_words (p->subject);
+          g_autofree char *words = encode_header_words (p->subject);
+          g_autofree char *raw = g_strconcat (" ", words, "\n", NULL);
           GMimeHeader *header = g_mime_header_list_get_header (g_mime_object_get_header_list (object),
                                                                "Subject");
 
