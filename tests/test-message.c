@@ -1338,10 +1338,13 @@ test_injection (Fixture       *fixture,
     "plain =? not a word",
   };
   g_autoptr(GFile) evil = write_file (fixture, evil_name, png_head, sizeof png_head);
+  const char *word_name = "body =?utf-8?q?=0D=0ABcc:_x?= and a name long enough to need more than one section.txt";
   g_autoptr(GFile) odd = write_file (fixture, odd_name, "text", 4);
+  g_autoptr(GFile) word = write_file (fixture, word_name, "text", 4);
 
   attach (message, evil, data);
   attach (message, odd, data);
+  attach (message, word, data);
 
   for (gsize i = 0; i < G_N_ELEMENTS (subjects); i++)
     {
@@ -1364,7 +1367,7 @@ test_injection (Fixture       *fixture,
       g_assert_null (g_mime_object_get_header (GMIME_OBJECT (parsed), "Bcc"));
 
       mixed = GMIME_MULTIPART (g_mime_message_get_mime_part (parsed));
-      g_assert_cmpint (g_mime_multipart_get_count (mixed), ==, 3);
+      g_assert_cmpint (g_mime_multipart_get_count (mixed), ==, 4);
 
       part = g_mime_multipart_get_part (mixed, 1);
       /* Exactly the headers the writer puts there, nothing smuggled in. */
@@ -1377,6 +1380,12 @@ test_injection (Fixture       *fixture,
       part = g_mime_multipart_get_part (mixed, 2);
       g_assert_cmpint (g_mime_header_list_get_count (g_mime_object_get_header_list (part)), ==, 3);
       g_assert_cmpstr (g_mime_part_get_filename (GMIME_PART (part)), ==, "a b c d e.txt");
+
+      /* Typed like an encoded word: arrives as typed, also as the type's "name". */
+      part = g_mime_multipart_get_part (mixed, 3);
+      g_assert_cmpint (g_mime_header_list_get_count (g_mime_object_get_header_list (part)), ==, 3);
+      g_assert_cmpstr (g_mime_part_get_filename (GMIME_PART (part)), ==, word_name);
+      g_assert_cmpstr (g_mime_object_get_content_type_parameter (part, "name"), ==, word_name);
     }
 }
 

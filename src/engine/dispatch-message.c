@@ -2523,6 +2523,57 @@ preview_content (AttachmentInfo  *info,
   return g_mime_data_wrapper_new_with_stream (stream, GMIME_CONTENT_ENCODING_BASE64);
 }
 
+/* RFC 2231 §7 attribute-char: what a parameter value may carry without %-encoding. */
+static gboolean
+is_attribute_char (char c)
+{
+  return g_ascii_isalnum (c) || (c != '\0' && strchr ("!#$&+-.^_`|~", c) != NULL);
+}
+
+/* One parameter, RFC 2231-encoded as UTF-8 and cut into numbered sections so that no line
+ * grows long: "\tname*0*=utf-8''…;\n\tname*1*=…". */
+static char *
+encode_rfc2231_parameter (const char *name,
+                          const char *value)
+{
+  GString *out = g_string_new (NULL);
+  guint section = 0;
+  gsize line_start = 0;
+
+  g_string_append_printf (out, "\t%s*0*=utf-8''", name);
+  for (const char *p = value; *p != '\0'; p++)
+    {
+      if (out->len - line_start > 64)
+        {
+          g_string_append_printf (out, ";\n\t%s*%u*=", name, ++section);
+          line_start = out->len;
+        }
+      if (is_attribute_char (*p))
+        g_string_append_c (out, *p);
+      else
+        g_string_append_printf (out, "%%%02X", (guchar) *p);
+    }
+
+  return g_string_free (out, FALSE);
+}
+
+/* GMime writes an ASCII file name as a quoted string as it is, and readers (GMime among them)
+ * decode what looks like an RFC 2047 word in it: a name with "=?" goes RFC 2231-encoded
+ * instead, which no reader takes for an encoded word. */
+static void
+set_literal_file_name (GMimeObject *part,
+                       const char  *header_name,
+                       const char  *value,
+                       const char  *parameter,
+                       const char  *file_name)
+{
+  GMimeHeader *header = g_mime_header_list_get_header (g_mime_object_get_header_list (part), header_name);
+  g_autofree char *encoded = encode_rfc2231_parameter (parameter, file_name);
+  g_autofree char *raw = g_strdup_printf (" %s;\n%s\n", value, encoded);
+
+  g_mime_header_set_raw_value (header, raw);
+}
+
 static GMimeObject *
 build_attachment_part (AttachmentInfo  *info,
                        WriteContext    *ctx,
@@ -2555,6 +2606,13 @@ build_attachment_part (AttachmentInfo  *info,
     }
 
   g_mime_part_set_content (part, content);
+
+  if (strstr (info->name, "=?") != NULL)
+    {
+      set_literal_file_name (GMIME_OBJECT (part), "Content-Type", info->mime_type, "name", info->name);
+      set_literal_file_name (GMIME_OBJECT (part), "Content-Disposition",
+                             info->is_inline ? "inline" : "attachment", "filename", info->name);
+    }
 
   return GMIME_OBJECT (g_steal_pointer (&part));
 }
