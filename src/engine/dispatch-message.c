@@ -1668,8 +1668,10 @@ parse_address_list (const char  *text,
 
 /* GMime decodes whatever looks like an RFC 2047 word in a display name, so a name typed as
  * "=?utf-8?b?QQ0K?=" became a line break. Text is taken literally: "=?" is hidden from the
- * parser behind a private-use character and put back in every name and address after. */
-#define LITERAL_MARK "\xf4\x8f\xbf\xbd"   /* U+10FFFD */
+ * parser behind a private-use character the text does not hold, and put back in every name
+ * and address after. */
+#define LITERAL_MARK_FIRST 0x10FFFD
+#define LITERAL_MARK_LAST  0xF0000
 
 static char *
 replace_all (const char *text,
@@ -1682,32 +1684,33 @@ replace_all (const char *text,
 }
 
 static void
-unmark_addresses (InternetAddressList *list)
+unmark_addresses (InternetAddressList *list,
+                  const char          *mark)
 {
   for (int i = 0; i < internet_address_list_length (list); i++)
     {
       InternetAddress *address = internet_address_list_get_address (list, i);
       const char *name = internet_address_get_name (address);
 
-      if (name != NULL && strstr (name, LITERAL_MARK) != NULL)
+      if (name != NULL && strstr (name, mark) != NULL)
         {
-          g_autofree char *literal = replace_all (name, LITERAL_MARK, "=");
+          g_autofree char *literal = replace_all (name, mark, "=");
 
           internet_address_set_name (address, literal);
         }
 
       if (INTERNET_ADDRESS_IS_GROUP (address))
         {
-          unmark_addresses (internet_address_group_get_members (INTERNET_ADDRESS_GROUP (address)));
+          unmark_addresses (internet_address_group_get_members (INTERNET_ADDRESS_GROUP (address)), mark);
         }
       else
         {
           InternetAddressMailbox *mailbox = INTERNET_ADDRESS_MAILBOX (address);
 
-          if (strstr (internet_address_mailbox_get_addr (mailbox), LITERAL_MARK) != NULL)
+          if (strstr (internet_address_mailbox_get_addr (mailbox), mark) != NULL)
             {
               g_autofree char *literal = replace_all (internet_address_mailbox_get_addr (mailbox),
-                                                      LITERAL_MARK, "=");
+                                                      mark, "=");
 
               g_clear_pointer (&mailbox->idn_addr, g_free);
               internet_address_mailbox_set_addr (mailbox, literal);
@@ -1721,24 +1724,38 @@ parse_address_list_literally (const char  *text,
                               char       **bad_item)
 {
   g_autofree char *marked = NULL;
+  g_autofree char *hidden = NULL;
   InternetAddressList *list;
+  char mark[8] = { 0 };
+  gunichar c;
 
-  /* Text that holds the mark itself is parsed as it is: rare, and never worse than before. */
-  if (strstr (text, "=?") == NULL || strstr (text, LITERAL_MARK) != NULL)
+  if (strstr (text, "=?") == NULL)
     return parse_address_list (text, bad_item);
 
-  marked = replace_all (text, "=?", LITERAL_MARK "?");
+  for (c = LITERAL_MARK_FIRST; c >= LITERAL_MARK_LAST; c--)
+    {
+      memset (mark, 0, sizeof mark);
+      g_unichar_to_utf8 (c, mark);
+      if (strstr (text, mark) == NULL)
+        break;
+    }
+  /* Text that holds every one of these private-use characters is parsed as it is. */
+  if (c < LITERAL_MARK_LAST)
+    return parse_address_list (text, bad_item);
+
+  hidden = g_strconcat (mark, "?", NULL);
+  marked = replace_all (text, "=?", hidden);
   list = parse_address_list (marked, bad_item);
   if (bad_item != NULL && *bad_item != NULL)
     {
-      char *literal = replace_all (*bad_item, LITERAL_MARK, "=");
+      char *literal = replace_all (*bad_item, mark, "=");
 
       g_free (*bad_item);
       *bad_item = literal;
     }
   if (list != NULL)
     {
-      unmark_addresses (list);
+      unmark_addresses (list, mark);
       seed_idn_addresses (list);
     }
 
