@@ -703,8 +703,8 @@ attachment_input_open (AttachmentInput   *input,
       return TRUE;
     }
 
-  /* _prepare() spools every attachment without a local path. */
-  g_return_val_if_fail (path != NULL, FALSE);
+  /* _prepare() spools every attachment without a local path, so this is an invariant. */
+  g_assert (path != NULL);
 
   if (!attachment_input_open_path (input, path, cancellable, error))
     return FALSE;
