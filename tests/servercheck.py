@@ -8,6 +8,7 @@
 # the server has it, wrong passwords (exit 77, nothing delivered), and a plain port without AUTH.
 # Every message is read back from the server's store with mailcheck.check_message().
 
+import json
 import os
 import signal
 import socket
@@ -131,6 +132,9 @@ class Store:
     def messages(self, address):
         raise NotImplementedError
 
+    def check_meta(self, tap, label, path, connect):
+        """What the server recorded beside the message (who signed in, over TLS or not)."""
+
     def snapshot(self):
         return {a: set(self.messages(a)) for a in mailcheck.MAILBOXES}
 
@@ -145,6 +149,35 @@ class Store:
             if all(a in found for a in addresses) or time.monotonic() > deadline:
                 return found
             time.sleep(0.1)
+
+
+class SidecarStore(Store):
+    """The npm servers' store: DIR/ID.eml as received (CRLF), then DIR/ID.json with the
+    envelope ("to"), the signed-in user ("user") and whether the session was under TLS."""
+
+    def __init__(self, directory):
+        self.directory = directory
+
+    def meta(self, path):
+        with open(path[:-len('.eml')] + '.json', encoding='utf-8') as f:
+            return json.load(f)
+
+    def messages(self, address):
+        found = []
+        for name in os.listdir(self.directory):
+            if name.endswith('.json'):
+                eml = os.path.join(self.directory, name[:-len('.json')] + '.eml')
+                if address in self.meta(eml).get('to', []):
+                    found.append(eml)
+        return found
+
+    def check_meta(self, tap, label, path, connect):
+        meta = self.meta(path)
+        user = connect[connect.index('--user') + 1] if '--user' in connect else None
+        secure = connect[connect.index('--security') + 1] != 'none'
+        tap.ok(meta.get('user') == user and meta.get('secure') == secure,
+               '%s: the server recorded user %r, TLS %s' % (label, user, 'on' if secure else 'off'),
+               'recorded %r' % meta)
 
 
 class Matrix:
@@ -205,6 +238,7 @@ class Matrix:
                 else:
                     mailcheck.check_stored_form(tap, rlabel, raw)
                 mailcheck.check_message(tap, rlabel, raw, case)
+                self.store.check_meta(tap, rlabel, path, connect)
         return status, out, err
 
     def refused_sign_in(self, label, connect, expect_reply='535'):
