@@ -1509,7 +1509,13 @@ parse_address_list (const char  *text,
 
   g_mime_parser_options_set_address_compliance_mode (options, GMIME_RFC_COMPLIANCE_STRICT);
   g_mime_parser_options_set_allow_addresses_without_domain (options, FALSE);
+  /* GMime 3.2.14 added a GDestroyNotify for the user data; Debian 12 has 3.2.13, the Flatpak
+   * builds 3.2.15. The report lives on this stack frame, so there is nothing to destroy. */
+#if GMIME_CHECK_VERSION (3, 2, 14)
+  g_mime_parser_options_set_warning_callback (options, on_parser_warning, &report, NULL);
+#else
   g_mime_parser_options_set_warning_callback (options, on_parser_warning, &report);
+#endif
 
   list = internet_address_list_parse (options, text);
   if (list != NULL)
