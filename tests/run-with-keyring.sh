@@ -16,6 +16,9 @@
 #
 # DISPATCH_TEST_PORTALS=0 keeps xdg-desktop-portal's services off the private bus, as on a
 # machine without them.
+# DISPATCH_TEST_RUNTIME_DIR names a runtime directory to use instead of one in the temporary
+# home; the caller makes it private (build-aux/flatpak-check uses /run/user/UID in a mount
+# namespace of its own, where `flatpak run --file-forwarding` expects the document portal).
 set -eu
 
 if ! command -v dbus-run-session >/dev/null 2>&1 || ! command -v gnome-keyring-daemon >/dev/null 2>&1; then
@@ -28,7 +31,8 @@ if ! command -v dbus-run-session >/dev/null 2>&1 || ! command -v gnome-keyring-d
 fi
 
 home=$(mktemp -d "${TMPDIR:-/tmp}/dispatch-keyring-XXXXXX")
-export HOME="$home" XDG_DATA_HOME="$home/data" XDG_RUNTIME_DIR="$home/run" XDG_CONFIG_HOME="$home/config"
+export HOME="$home" XDG_DATA_HOME="$home/data" XDG_RUNTIME_DIR="${DISPATCH_TEST_RUNTIME_DIR:-$home/run}" \
+  XDG_CONFIG_HOME="$home/config"
 mkdir -p "$XDG_DATA_HOME" "$XDG_RUNTIME_DIR" "$XDG_CONFIG_HOME"
 chmod 700 "$XDG_RUNTIME_DIR"
 
@@ -50,9 +54,11 @@ unmount_under() {
 }
 
 cleanup() {
-  if is_mounted "$home"; then
-    unmount_under "$home"
-  fi
+  for dir in "$home" "$XDG_RUNTIME_DIR"; do
+    if is_mounted "$dir"; then
+      unmount_under "$dir"
+    fi
+  done
   rm -rf "$home" || echo "run-with-keyring: could not remove $home" >&2
 }
 trap 'cleanup; trap - EXIT; exit 130' INT TERM HUP
