@@ -22,6 +22,7 @@ import glob
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -48,15 +49,18 @@ MAILTO_BODY = 'Filled in by a mailto: link.'
 
 
 def run(args, stdin=None, timeout=TIMEOUT):
-    """(status, stdout, stderr) as text; None for the status after a timeout."""
+    """(status, stdout, stderr) as text; None for the status after a timeout, when the
+    command's whole process group (Xvfb, the sandbox, …) is killed, so nothing is left behind."""
+    proc = subprocess.Popen(args, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
-        p = subprocess.run(args, input=stdin.encode() if stdin is not None else None,
-                           stdin=None if stdin is not None else subprocess.DEVNULL,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        return None, (e.stdout or b'').decode('utf-8', 'replace'), \
-            (e.stderr or b'').decode('utf-8', 'replace') + '\n[killed after %d s]' % timeout
-    return p.returncode, p.stdout.decode('utf-8', 'replace'), p.stderr.decode('utf-8', 'replace')
+        out, err = proc.communicate(stdin.encode() if stdin is not None else None, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        return None, out.decode('utf-8', 'replace'), \
+            err.decode('utf-8', 'replace') + '\n[killed after %d s]' % timeout
+    return proc.returncode, out.decode('utf-8', 'replace'), err.decode('utf-8', 'replace')
 
 
 def forwarded(path):
@@ -219,8 +223,15 @@ for _ in $(seq 120); do
   sleep 0.5
 done
 # Let the first frames settle before the picture: the window alone, as it draws itself.
-window=$(xwininfo -root -tree | awk '/"Dispatch/ { print $1; exit }')
-[ -n "$found" ] && sleep 3 && import -window "$window" "$screenshot"
+# GTK also makes small unmapped windows with the same name; the largest is the one to show.
+[ -n "$found" ] && sleep 3
+# (Each line ends in WIDTHxHEIGHT+X+Y +X+Y.)
+window=$(xwininfo -root -tree | awk '/"Dispatch/ {
+  split($(NF - 1), size, /[x+]/)
+  if (size[1] * size[2] > best) { best = size[1] * size[2]; id = $1 }
+} END { print id }')
+# import without a window waits for a click: never.
+[ -n "$found" ] && [ -n "$window" ] && timeout 60 import -window "$window" "$screenshot" 2>>"$screenshot.log"
 xwininfo -root -tree | grep '"Dispatch' >&2
 flatpak kill "$app_id" 2>/dev/null
 wait "$runner"
