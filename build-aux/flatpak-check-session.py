@@ -172,11 +172,12 @@ def check_send(tap, app_id, work):
             server.stop()
 
 
-# With Debian 12's libsecret 0.20.5 and xdg-desktop-portal 1.16, about one call in seven never
-# returns: the file backend waits for a portal reply that does not come. Each call gets a time
-# limit and up to three tries, and every hang is reported.
-SECRET_TRIES = 3
-SECRET_TIMEOUT = 15
+# With Debian 12's libsecret 0.20.5 and xdg-desktop-portal 1.16, between one call in twenty and
+# one in two (more on a busy machine) never returns: the file backend waits for the portal's
+# Response signal, which seems to come before it listens. Each call gets a time limit and up to
+# five tries, and every hang is reported.
+SECRET_TRIES = 5
+SECRET_TIMEOUT = 10
 
 
 def secret_tool(tap, app_id, args, stdin=None):
