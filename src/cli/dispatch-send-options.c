@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 
 #include "dispatch-engine.h"
+#include "dispatch-smtp-auth.h"
 #include "dispatch-send-options.h"
 
 void

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "dispatch-engine.h"
+#include "dispatch-smtp-auth.h"
 #include "dispatch-send-options.h"
 
 G_BEGIN_DECLS

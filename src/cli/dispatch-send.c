@@ -16,6 +16,7 @@
 #include <glib-unix.h>
 
 #include "dispatch-engine.h"
+#include "dispatch-smtp-auth.h"
 #include "dispatch-send-options.h"
 #include "dispatch-send-report.h"
 #include "dispatch-send-secrets.h"
