@@ -333,31 +333,6 @@ on_accept_certificate (GTlsConnection       *tls,
   return FALSE;
 }
 
-static char *
-describe_certificate_flags (GTlsCertificateFlags flags,
-                            const char          *host)
-{
-  GString *text = g_string_new (NULL);
-
-  if (flags & G_TLS_CERTIFICATE_UNKNOWN_CA)
-    g_string_append_printf (text, "%s ", _("It is not signed by a known certificate authority (unknown issuer)."));
-  if (flags & G_TLS_CERTIFICATE_BAD_IDENTITY)
-    g_string_append_printf (text, _("It was not issued for %s (wrong host name)."), host), g_string_append_c (text, ' ');
-  if (flags & G_TLS_CERTIFICATE_EXPIRED)
-    g_string_append_printf (text, "%s ", _("It has expired."));
-  if (flags & G_TLS_CERTIFICATE_NOT_ACTIVATED)
-    g_string_append_printf (text, "%s ", _("It is not valid yet."));
-  if (flags & G_TLS_CERTIFICATE_REVOKED)
-    g_string_append_printf (text, "%s ", _("It has been revoked."));
-  if (flags & G_TLS_CERTIFICATE_INSECURE)
-    g_string_append_printf (text, "%s ", _("It uses insecure cryptography."));
-  if (text->len == 0)
-    g_string_append_printf (text, "%s ", _("It could not be validated."));
-
-  g_string_truncate (text, text->len - 1);
-  return g_string_free (text, FALSE);
-}
-
 static const char *
 protocol_version_name (GTlsProtocolVersion version)
 {
@@ -442,7 +417,7 @@ handshake (DispatchSmtpConnection  *self,
       if (self->rejected_certificate != NULL)
         {
           g_autofree char *fingerprint = dispatch_smtp_certificate_sha256 (self->rejected_certificate);
-          g_autofree char *reasons = describe_certificate_flags (self->rejected_flags, self->host);
+          g_autofree char *reasons = dispatch_error_describe_certificate_flags (self->rejected_flags, self->host);
 
           notef (self, "Certificate rejected: %s SHA-256 %s", reasons, fingerprint);
           dispatch_set_error (error, DISPATCH_ERROR_CERTIFICATE_UNTRUSTED, DISPATCH_SMTP_STAGE_TLS,
