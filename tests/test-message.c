@@ -1712,6 +1712,17 @@ test_streaming (Fixture       *fixture,
   g_assert_cmpuint (after, <, before + 4 * 1024);
 }
 
+/* The one newline rule: what a mailto: body shows is what the message will carry. */
+static void
+test_normalize_newlines (void)
+{
+  g_autofree char *mixed = dispatch_message_normalize_newlines ("a\r\nb\rc\nd\r\r\ne\r");
+  g_autofree char *empty = dispatch_message_normalize_newlines ("");
+
+  g_assert_cmpstr (mixed, ==, "a\nb\nc\nd\n\ne\n");
+  g_assert_cmpstr (empty, ==, "");
+}
+
 /* The compose window checks each field as it is typed with the same rules as the send (there
  * is one address grammar, GMime's): what passes, how many mailboxes, why the rest fails. */
 static void
@@ -1786,6 +1797,7 @@ main (int   argc,
   dispatch_engine_init ();
 
   g_test_add_func ("/message/headers", test_headers);
+  g_test_add_func ("/message/normalize-newlines", test_normalize_newlines);
   g_test_add_func ("/message/check-address-field/valid", test_check_address_field_valid);
   g_test_add_func ("/message/check-address-field/invalid", test_check_address_field_invalid);
   g_test_add_func ("/message/non-ascii-names", test_non_ascii_names);

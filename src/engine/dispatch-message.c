@@ -400,6 +400,14 @@ normalise_newlines (const char *text)
   return out;
 }
 
+char *
+dispatch_message_normalize_newlines (const char *text)
+{
+  g_return_val_if_fail (text != NULL, NULL);
+
+  return g_string_free (normalise_newlines (text), FALSE);
+}
+
 static GBytes *
 lf_to_crlf (const GString *text)
 {
