@@ -410,13 +410,15 @@ dispatch_message_builder_write (DispatchMessagePrepared      *p,
                                 GCancellable                 *cancellable,
                                 GError                      **error)
 {
+  /* The write holds its own reference: a new _prepare() cannot free it under the writer. */
+  g_autoptr(DispatchMessagePrepared) held = g_atomic_rc_box_acquire (p);
   DispatchMessageWriteContext ctx = { cancellable, NULL, NULL };
   GMimeMessage *message;
   DispatchMessageSink *sink;
   GMimeFormatOptions *options;
   gboolean ok;
 
-  message = build_message (p, &ctx, preview_limit, error);
+  message = build_message (held, &ctx, preview_limit, error);
   if (message == NULL)
     return FALSE;
 

@@ -610,25 +610,6 @@ dispatch_message_needs_smtputf8 (DispatchMessage *self)
   return self->prepared != NULL && self->prepared->needs_smtputf8;
 }
 
-/* Each write holds its own reference to what _prepare() froze: a new _prepare() cannot free it
- * under the writer. */
-static gboolean
-write_prepared (DispatchMessage             *self,
-                GOutputStream               *output,
-                gboolean                     dot_stuff,
-                gsize                        preview_limit,
-                DispatchMessageProgressFunc  progress,
-                gpointer                     progress_data,
-                guint64                     *out_size,
-                GCancellable                *cancellable,
-                GError                     **error)
-{
-  g_autoptr(DispatchMessagePrepared) p = g_atomic_rc_box_acquire (self->prepared);
-
-  return dispatch_message_builder_write (p, output, dot_stuff, preview_limit, progress,
-                                         progress_data, out_size, cancellable, error);
-}
-
 guint64
 dispatch_message_get_size (DispatchMessage  *self,
                            GCancellable     *cancellable,
@@ -640,7 +621,8 @@ dispatch_message_get_size (DispatchMessage  *self,
   g_return_val_if_fail (self->prepared != NULL, 0);
   g_return_val_if_fail (error == NULL || *error == NULL, 0);
 
-  if (!write_prepared (self, NULL, FALSE, 0, NULL, NULL, &size, cancellable, error))
+  if (!dispatch_message_builder_write (self->prepared, NULL, FALSE, 0, NULL, NULL, &size,
+                                       cancellable, error))
     return 0;
 
   return size;
@@ -660,8 +642,8 @@ dispatch_message_write (DispatchMessage              *self,
   g_return_val_if_fail (G_IS_OUTPUT_STREAM (stream), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  return write_prepared (self, stream, dot_stuff, 0, progress, progress_data, NULL,
-                        cancellable, error);
+  return dispatch_message_builder_write (self->prepared, stream, dot_stuff, 0, progress,
+                                         progress_data, NULL, cancellable, error);
 }
 
 gboolean
@@ -685,8 +667,8 @@ dispatch_message_write_to_file (DispatchMessage  *self,
   if (output == NULL)
     return FALSE;
 
-  if (write_prepared (self, G_OUTPUT_STREAM (output), FALSE, 0, NULL, NULL, NULL, cancellable,
-                     error))
+  if (dispatch_message_builder_write (self->prepared, G_OUTPUT_STREAM (output), FALSE, 0, NULL,
+                                      NULL, NULL, cancellable, error))
     return g_output_stream_close (G_OUTPUT_STREAM (output), cancellable, error);
 
   /* Closing with a cancelled cancellable abandons the replacement and keeps an older file;
@@ -712,7 +694,8 @@ dispatch_message_to_string (DispatchMessage  *self,
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   output = g_memory_output_stream_new_resizable ();
-  if (!write_prepared (self, output, FALSE, max_attachment_bytes, NULL, NULL, NULL, NULL, error) ||
+  if (!dispatch_message_builder_write (self->prepared, output, FALSE, max_attachment_bytes, NULL,
+                                       NULL, NULL, NULL, error) ||
       !g_output_stream_write_all (output, "", 1, NULL, NULL, error) ||
       !g_output_stream_close (output, NULL, error))
     return NULL;
