@@ -13,8 +13,34 @@
 
 #include "dispatch-attachment-source-private.h"
 #include "dispatch-error.h"
-#include "dispatch-message-private.h"
+#include "dispatch-gmime-private.h"
+#include "dispatch-message-builder-private.h"
+#include "dispatch-message-checks-private.h"
 #include "dispatch-message-sink-private.h"
+
+static void
+prepared_clear (gpointer data)
+{
+  DispatchMessagePrepared *p = data;
+
+  g_free (p->from);
+  g_free (p->to);
+  g_free (p->cc);
+  g_free (p->subject);
+  g_clear_pointer (&p->text, g_bytes_unref);
+  g_clear_pointer (&p->date, g_date_time_unref);
+  g_free (p->message_id);
+  g_free (p->boundary);
+  g_clear_pointer (&p->attachments, g_ptr_array_unref);
+  g_free (p->envelope_from);
+  g_strfreev (p->envelope_recipients);
+}
+
+void
+dispatch_message_prepared_unref (DispatchMessagePrepared *p)
+{
+  g_atomic_rc_box_release_full (p, prepared_clear);
+}
 
 static void
 set_address_charsets (InternetAddressList *list)
@@ -404,7 +430,7 @@ dispatch_message_builder_write (DispatchMessagePrepared      *p,
                                 GOutputStream                *output,
                                 gboolean                      dot_stuff,
                                 gsize                         preview_limit,
-                                DispatchMessageProgressFunc   progress,
+                                DispatchMessageSinkProgress   progress,
                                 gpointer                      progress_data,
                                 guint64                      *out_size,
                                 GCancellable                 *cancellable,

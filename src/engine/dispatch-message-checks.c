@@ -11,7 +11,9 @@
 #include <glib/gi18n-lib.h>
 
 #include "dispatch-error.h"
-#include "dispatch-message-private.h"
+#include "dispatch-gmime-private.h"
+#include "dispatch-message-checks-private.h"
+#include "dispatch-message-idn-private.h"
 #include "dispatch-smtp-command.h"
 
 /* How much of a bad address an error message quotes. */

@@ -3,7 +3,7 @@
  */
 #include "config.h"
 
-#include "dispatch-message-private.h"
+#include "dispatch-message-idn-private.h"
 
 gboolean
 dispatch_message_is_ascii (const char *text,

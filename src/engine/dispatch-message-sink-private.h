@@ -10,8 +10,6 @@
 #include <gio/gio.h>
 #include <gmime/gmime.h>
 
-#include "dispatch-message.h"
-
 G_BEGIN_DECLS
 
 /* The writer hands the socket 64 KiB at a time: few TLS records, and the progress callback
@@ -44,11 +42,15 @@ dispatch_message_write_context_fail (DispatchMessageWriteContext *ctx,
     g_error_free (error);
 }
 
+/* Called as bytes go out, at most once per chunk; a DispatchMessageProgressFunc. */
+typedef void (*DispatchMessageSinkProgress) (guint64  written,
+                                             gpointer user_data);
+
 /* @output NULL: only count (the size pass). */
 DispatchMessageSink *dispatch_message_sink_new         (GOutputStream               *output,
                                                         gboolean                     dot_stuff,
                                                         DispatchMessageWriteContext *ctx,
-                                                        DispatchMessageProgressFunc  progress,
+                                                        DispatchMessageSinkProgress  progress,
                                                         gpointer                     progress_data);
 gboolean             dispatch_message_sink_counts_only (DispatchMessageSink *self);
 /* Octets written (or counted) so far, dot-stuffing included. */

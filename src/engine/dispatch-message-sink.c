@@ -20,7 +20,7 @@ struct _DispatchMessageSink
 
   /* borrowed */
   DispatchMessageWriteContext *ctx;
-  DispatchMessageProgressFunc  progress;
+  DispatchMessageSinkProgress  progress;
   gpointer                     progress_data;
 
   /* owned */
@@ -289,7 +289,7 @@ DispatchMessageSink *
 dispatch_message_sink_new (GOutputStream               *output,
                            gboolean                     dot_stuff,
                            DispatchMessageWriteContext *ctx,
-                           DispatchMessageProgressFunc  progress,
+                           DispatchMessageSinkProgress  progress,
                            gpointer                     progress_data)
 {
   DispatchMessageSink *self = g_object_new (dispatch_message_sink_get_type (), NULL);

@@ -2,7 +2,20 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * The model holds what the user typed; _prepare() judges it with the checks and freezes the
- * result, from which the builder writes. See dispatch-message-private.h for the other files.
+ * result, from which the builder writes. The message files by job, each using only those
+ * below it (their -private.h headers say what they share):
+ *
+ *   dispatch-message.c               the model: fields, attachments, _prepare(), the writers
+ *   dispatch-message-builder.c       a prepared message as a GMime tree, written in one pass
+ *   dispatch-attachment-source.c     an attachment part's body: the file as base64, in place
+ *   dispatch-message-sink.c          the wire end: dot-stuffing, 64 KiB chunks, progress
+ *   dispatch-attachment.c            the file: named, sniffed, spooled, read by descriptor
+ *   dispatch-message-checks.c        the one address and header grammar (GMime's parser)
+ *   dispatch-message-idn.c           ASCII tests and the IDN form of addresses
+ *
+ * The model uses the builder, the checks and the attachment; the builder the attachment
+ * source, the sink and the checks' parser; the source the sink and the attachment. The
+ * sink, the attachment and the IDN helpers use nothing of the message.
  */
 #include "config.h"
 
@@ -10,33 +23,14 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "dispatch-attachment-private.h"
 #include "dispatch-engine.h"
 #include "dispatch-error.h"
-#include "dispatch-message-private.h"
-
-static void
-prepared_clear (gpointer data)
-{
-  DispatchMessagePrepared *p = data;
-
-  g_free (p->from);
-  g_free (p->to);
-  g_free (p->cc);
-  g_free (p->subject);
-  g_clear_pointer (&p->text, g_bytes_unref);
-  g_clear_pointer (&p->date, g_date_time_unref);
-  g_free (p->message_id);
-  g_free (p->boundary);
-  g_clear_pointer (&p->attachments, g_ptr_array_unref);
-  g_free (p->envelope_from);
-  g_strfreev (p->envelope_recipients);
-}
-
-void
-dispatch_message_prepared_unref (DispatchMessagePrepared *p)
-{
-  g_atomic_rc_box_release_full (p, prepared_clear);
-}
+#include "dispatch-gmime-private.h"
+#include "dispatch-message-builder-private.h"
+#include "dispatch-message-checks-private.h"
+#include "dispatch-message-idn-private.h"
+#include "dispatch-message.h"
 
 struct _DispatchMessage
 {
