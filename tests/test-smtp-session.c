@@ -6,6 +6,7 @@
 #include <glib/gstdio.h>
 
 #include "dispatch-engine.h"
+#include "dispatch-smtp-command.h"
 #include "dispatch-smtp-connection.h"
 #include "dispatch-test-server.h"
 

@@ -18,6 +18,7 @@
 #include <glib-unix.h>
 
 #include "dispatch-engine.h"
+#include "dispatch-smtp-auth.h"
 
 #define PROGRAM_NAME "dispatch-send"
 

@@ -14,6 +14,7 @@
 #include <gmime/gmime.h>
 
 #include "dispatch-engine.h"
+#include "dispatch-smtp-command.h"
 #include "dispatch-error.h"
 #include "dispatch-message.h"
 

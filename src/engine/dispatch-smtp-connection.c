@@ -43,7 +43,7 @@ struct _DispatchSmtpConnection
   GError *database_error;
 
   guint timeout;
-  DispatchSmtpTranscriptFunc transcript;
+  DispatchSmtpLineFunc transcript;
   gpointer transcript_data;
 };
 
@@ -143,23 +143,23 @@ dispatch_smtp_connection_init (DispatchSmtpConnection *self)
 }
 
 DispatchSmtpConnection *
-dispatch_smtp_connection_new (DispatchSmtpTranscriptFunc transcript,
-                              gpointer                   user_data)
+dispatch_smtp_connection_new (DispatchSmtpLineFunc on_line,
+                              gpointer             user_data)
 {
   DispatchSmtpConnection *self = g_object_new (DISPATCH_TYPE_SMTP_CONNECTION, NULL);
 
-  self->transcript = transcript;
+  self->transcript = on_line;
   self->transcript_data = user_data;
   return self;
 }
 
 static void
 note (DispatchSmtpConnection *self,
-      DispatchSmtpDirection   direction,
+      DispatchSmtpLineKind    kind,
       const char             *line)
 {
   if (self->transcript != NULL)
-    self->transcript (direction, line, self->transcript_data);
+    self->transcript (kind, line, self->transcript_data);
 }
 
 G_GNUC_PRINTF (2, 3)
@@ -174,7 +174,7 @@ notef (DispatchSmtpConnection *self,
   va_start (args, format);
   line = g_strdup_vprintf (format, args);
   va_end (args);
-  note (self, DISPATCH_SMTP_DIRECTION_INFO, line);
+  note (self, DISPATCH_SMTP_LINE_NOTE, line);
 }
 
 void
@@ -626,7 +626,7 @@ check_nothing_unasked (DispatchSmtpConnection  *self,
     {
       g_autofree char *wire = dispatch_smtp_reply_to_string (closing);
 
-      note (self, DISPATCH_SMTP_DIRECTION_SERVER, wire);
+      note (self, DISPATCH_SMTP_LINE_RECEIVED, wire);
       dispatch_set_error (error, DISPATCH_ERROR_CONNECTION_LOST, DISPATCH_SMTP_STAGE_NONE, wire,
                           _("The server may be overloaded or may have refused this client; "
                             "try again later."),
@@ -642,7 +642,7 @@ check_nothing_unasked (DispatchSmtpConnection  *self,
   for (char *p = text; *p != '\0'; p++)
     if (g_ascii_iscntrl (*p))
       *p = '?';
-  note (self, DISPATCH_SMTP_DIRECTION_SERVER, text);
+  note (self, DISPATCH_SMTP_LINE_RECEIVED, text);
   dispatch_set_error (error, DISPATCH_ERROR_PROTOCOL, DISPATCH_SMTP_STAGE_NONE, text,
                       _("Someone between you and the server may be tampering with the "
                         "connection, or the server is broken."),
@@ -677,14 +677,14 @@ dispatch_smtp_connection_queue (DispatchSmtpConnection  *self,
   self->n_awaited++;
 
   if (shown != NULL)
-    note (self, DISPATCH_SMTP_DIRECTION_CLIENT, shown);
+    note (self, DISPATCH_SMTP_LINE_SENT, shown);
   else
     {
       g_auto(GStrv) lines = g_strsplit (data, "\r\n", -1);
 
       for (guint i = 0; lines[i] != NULL; i++)
         if (lines[i][0] != '\0' || lines[i + 1] != NULL)
-          note (self, DISPATCH_SMTP_DIRECTION_CLIENT, lines[i]);
+          note (self, DISPATCH_SMTP_LINE_SENT, lines[i]);
     }
 
   if (!g_output_stream_write_all (self->output, data, strlen (data), NULL, cancellable, &local_error))
@@ -770,7 +770,7 @@ dispatch_smtp_connection_read_reply (DispatchSmtpConnection  *self,
           g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
 
           for (guint i = 0; lines[i] != NULL; i++)
-            note (self, DISPATCH_SMTP_DIRECTION_SERVER, lines[i]);
+            note (self, DISPATCH_SMTP_LINE_RECEIVED, lines[i]);
           g_byte_array_remove_range (self->buffer, 0, consumed);
           self->line_start = self->line_start > consumed ? self->line_start - consumed : 0;
           if (self->n_awaited > 0)
