@@ -6,8 +6,8 @@
 #include <glib/gstdio.h>
 
 #include "dispatch-engine.h"
+#include "dispatch-smtp-certificate.h"
 #include "dispatch-smtp-command.h"
-#include "dispatch-smtp-connection.h"
 #include "dispatch-test-server.h"
 
 #define PASSWORD "s3cret-Pa55word!"

@@ -116,9 +116,4 @@ const char             *dispatch_smtp_connection_get_host     (DispatchSmtpConne
 /* Closes without a word (QUIT is the session's business). Safe to call twice. */
 void                    dispatch_smtp_connection_close        (DispatchSmtpConnection *self);
 
-/* Hex SHA-256 of a certificate's DER bytes (lower case, no separators). */
-char                   *dispatch_smtp_certificate_sha256      (GTlsCertificate        *certificate);
-/* Normalises a user-given fingerprint ("AB:CD …") to lower-case hex; NULL if not 64 hex digits. */
-char                   *dispatch_smtp_normalize_sha256        (const char             *text);
-
 G_END_DECLS
