@@ -252,7 +252,8 @@ set_auth_error (DispatchSmtpJob    *job,
   const char *user = dispatch_account_get_user (dispatch_smtp_job_get_account (job));
   const char *host = dispatch_smtp_job_get_host (job);
 
-  if (dispatch_smtp_reply_get_code (reply) == 530 && !dispatch_smtp_connection_is_encrypted (dispatch_smtp_job_get_connection (job)))
+  if (dispatch_smtp_reply_get_code (reply) == 530 &&
+      !dispatch_smtp_connection_is_encrypted (dispatch_smtp_job_get_connection (job)))
     dispatch_smtp_job_set_reply_error (error, reply, DISPATCH_SMTP_STAGE_AUTH, DISPATCH_ERROR_AUTH_FAILED,
                      _("The server wants an encrypted connection first: choose STARTTLS or TLS."),
                      _("%s refused the sign-in."), host);
@@ -470,13 +471,15 @@ dispatch_smtp_dialogue_quit (DispatchSmtpJob *job,
                              gboolean         wait_for_reply,
                              GCancellable    *cancellable)
 {
-  if (dispatch_smtp_job_get_connection (job) == NULL || !dispatch_smtp_connection_is_connected (dispatch_smtp_job_get_connection (job)))
+  DispatchSmtpConnection *connection = dispatch_smtp_job_get_connection (job);
+  guint timeout = dispatch_account_get_timeout (dispatch_smtp_job_get_account (job));
+
+  if (!dispatch_smtp_connection_is_connected (connection))
     return;
 
   if (dispatch_smtp_job_get_can_quit (job))
     {
-      dispatch_smtp_connection_set_timeout (dispatch_smtp_job_get_connection (job),
-                                            MIN (QUIT_GRACE, dispatch_account_get_timeout (dispatch_smtp_job_get_account (job))));
+      dispatch_smtp_connection_set_timeout (connection, MIN (QUIT_GRACE, timeout));
       dispatch_smtp_job_set_state (job, DISPATCH_SMTP_STATE_QUITTING);
       if (!dispatch_smtp_job_get_quit_sent (job))
         dispatch_smtp_job_set_quit_sent (job, dispatch_smtp_job_send (job, DISPATCH_SMTP_COMMAND_QUIT, NULL,
@@ -485,7 +488,8 @@ dispatch_smtp_dialogue_quit (DispatchSmtpJob *job,
       /* The replies still due end with the one to QUIT; whatever that one says — 221, or 503
        * from a server that wanted QUIT on its own — the session is over. Silence for the grace
        * period ends it too. */
-      while (dispatch_smtp_job_get_quit_sent (job) && wait_for_reply && dispatch_smtp_connection_get_n_awaited (dispatch_smtp_job_get_connection (job)) > 0)
+      while (dispatch_smtp_job_get_quit_sent (job) && wait_for_reply &&
+             dispatch_smtp_connection_get_n_awaited (connection) > 0)
         {
           g_autoptr(DispatchSmtpReply) reply = dispatch_smtp_job_read_reply (job, DISPATCH_SMTP_STAGE_QUIT, cancellable, NULL);
 
@@ -493,7 +497,7 @@ dispatch_smtp_dialogue_quit (DispatchSmtpJob *job,
             break;
         }
     }
-  dispatch_smtp_connection_close (dispatch_smtp_job_get_connection (job));
+  dispatch_smtp_connection_close (connection);
 }
 
 /* After the end of the data, QUIT may join the same flight (RFC 2920 §3.1). */

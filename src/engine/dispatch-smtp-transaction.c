@@ -24,6 +24,7 @@
 #include <string.h>
 #include <glib/gi18n-lib.h>
 
+#include "dispatch-smtp-bdat-stream.h"
 #include "dispatch-smtp-command.h"
 #include "dispatch-smtp-dialogue.h"
 #include "dispatch-smtp-transaction.h"
@@ -223,13 +224,15 @@ build_mail_command (DispatchSmtpJob  *job,
                     guint64           size,
                     GError          **error)
 {
-  DispatchSmtpBody body = dispatch_message_needs_8bitmime (dispatch_smtp_job_get_message (job)) ? DISPATCH_SMTP_BODY_8BITMIME
-                                                                         : DISPATCH_SMTP_BODY_NONE;
-  gboolean declare_size = dispatch_smtp_capabilities_has (dispatch_smtp_job_get_capabilities (job), DISPATCH_SMTP_CAPABILITY_SIZE);
+  DispatchMessage *message = dispatch_smtp_job_get_message (job);
+  DispatchSmtpBody body = dispatch_message_needs_8bitmime (message) ? DISPATCH_SMTP_BODY_8BITMIME
+                                                                    : DISPATCH_SMTP_BODY_NONE;
+  gboolean declare_size = dispatch_smtp_capabilities_has (dispatch_smtp_job_get_capabilities (job),
+                                                          DISPATCH_SMTP_CAPABILITY_SIZE);
 
-  return dispatch_smtp_command_mail_from (dispatch_message_get_envelope_from (dispatch_smtp_job_get_message (job)),
+  return dispatch_smtp_command_mail_from (dispatch_message_get_envelope_from (message),
                                           declare_size ? size : 0, body,
-                                          dispatch_message_needs_smtputf8 (dispatch_smtp_job_get_message (job)), error);
+                                          dispatch_message_needs_smtputf8 (message), error);
 }
 
 /* Without PIPELINING: one command, one reply (RFC 5321 §4.1.1). */
@@ -250,9 +253,8 @@ lockstep_envelope (DispatchSmtpJob     *job,
 
   for (guint i = 0; recipients[i] != NULL; i++)
     {
-      g_autofree char *rcpt = dispatch_smtp_command_rcpt_to (recipients[i],
-                                                             dispatch_message_needs_smtputf8 (dispatch_smtp_job_get_message (job)),
-                                                             error);
+      gboolean utf8 = dispatch_message_needs_smtputf8 (dispatch_smtp_job_get_message (job));
+      g_autofree char *rcpt = dispatch_smtp_command_rcpt_to (recipients[i], utf8, error);
 
       if (rcpt == NULL || !dispatch_smtp_job_send (job, rcpt, NULL, cancellable, error))
         return FALSE;
@@ -282,9 +284,8 @@ queue_envelope (DispatchSmtpJob     *job,
 
   for (guint i = 0; recipients[i] != NULL; i++)
     {
-      g_autofree char *rcpt = dispatch_smtp_command_rcpt_to (recipients[i],
-                                                             dispatch_message_needs_smtputf8 (dispatch_smtp_job_get_message (job)),
-                                                             error);
+      gboolean utf8 = dispatch_message_needs_smtputf8 (dispatch_smtp_job_get_message (job));
+      g_autofree char *rcpt = dispatch_smtp_command_rcpt_to (recipients[i], utf8, error);
 
       if (rcpt == NULL || !dispatch_smtp_job_queue (job, rcpt, NULL, cancellable, error))
         return FALSE;
@@ -353,99 +354,6 @@ check_final_reply (DispatchSmtpJob    *job,
   return TRUE;
 }
 
-/* ─── BDAT framing (RFC 3030): a stream that cuts what is written to it into chunks ────── */
-
-#define DISPATCH_TYPE_BDAT_STREAM (dispatch_bdat_stream_get_type ())
-G_DECLARE_FINAL_TYPE (DispatchBdatStream, dispatch_bdat_stream, DISPATCH, BDAT_STREAM, GOutputStream)
-
-struct _DispatchBdatStream
-{
-  GOutputStream parent_instance;
-
-  DispatchSmtpJob *job;                 /* borrowed */
-  GByteArray *chunk;
-  gsize chunk_size;
-  guint n_chunks;           /* sent and not yet answered */
-  gboolean lockstep;        /* wait for each chunk's reply (no PIPELINING) */
-  GError *reply_error;      /* a refused chunk, in lock-step mode */
-};
-
-G_DEFINE_FINAL_TYPE (DispatchBdatStream, dispatch_bdat_stream, G_TYPE_OUTPUT_STREAM)
-
-static gboolean
-bdat_send_chunk (DispatchBdatStream  *self,
-                 gboolean             last,
-                 GCancellable        *cancellable,
-                 GError             **error)
-{
-  g_autofree char *command = dispatch_smtp_command_bdat (self->chunk->len, last);
-  GOutputStream *output = dispatch_smtp_connection_get_output (dispatch_smtp_job_get_connection (self->job));
-
-  if (!dispatch_smtp_job_queue (self->job, command, NULL, cancellable, error))
-    return FALSE;
-  if (!g_output_stream_write_all (output, self->chunk->data, self->chunk->len, NULL, cancellable, error))
-    return FALSE;
-  self->n_chunks++;
-  g_byte_array_set_size (self->chunk, 0);
-
-  if (self->lockstep && !last)
-    {
-      g_autoptr(DispatchSmtpReply) reply = dispatch_smtp_job_read_reply (self->job, DISPATCH_SMTP_STAGE_DATA,
-                                                       cancellable, error);
-      if (reply == NULL)
-        return FALSE;
-      self->n_chunks--;
-      if (dispatch_smtp_reply_get_class (reply) != 2)
-        {
-          check_final_reply (self->job, reply, &self->reply_error);
-          /* Past a refused chunk the server is out of the transaction: QUIT is understood. */
-          dispatch_smtp_job_set_can_quit (self->job, TRUE);
-          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, self->reply_error->message);
-          return FALSE;
-        }
-    }
-  return TRUE;
-}
-
-static gssize
-dispatch_bdat_stream_write (GOutputStream  *stream,
-                            const void     *buffer,
-                            gsize           count,
-                            GCancellable   *cancellable,
-                            GError        **error)
-{
-  DispatchBdatStream *self = DISPATCH_BDAT_STREAM (stream);
-  gsize n = MIN (count, self->chunk_size - self->chunk->len);
-
-  g_byte_array_append (self->chunk, buffer, n);
-  if (self->chunk->len == self->chunk_size && !bdat_send_chunk (self, FALSE, cancellable, error))
-    return -1;
-  return n;
-}
-
-static void
-dispatch_bdat_stream_finalize (GObject *object)
-{
-  DispatchBdatStream *self = DISPATCH_BDAT_STREAM (object);
-
-  g_byte_array_unref (self->chunk);
-  g_clear_error (&self->reply_error);
-  G_OBJECT_CLASS (dispatch_bdat_stream_parent_class)->finalize (object);
-}
-
-static void
-dispatch_bdat_stream_class_init (DispatchBdatStreamClass *klass)
-{
-  G_OBJECT_CLASS (klass)->finalize = dispatch_bdat_stream_finalize;
-  G_OUTPUT_STREAM_CLASS (klass)->write_fn = dispatch_bdat_stream_write;
-}
-
-static void
-dispatch_bdat_stream_init (DispatchBdatStream *self)
-{
-  self->chunk = g_byte_array_new ();
-}
-
 static gboolean
 write_message (DispatchSmtpJob  *job,
                GOutputStream    *stream,
@@ -467,7 +375,8 @@ write_message (DispatchSmtpJob  *job,
                                cancellable, &local_error))
     {
       if (local_error->domain == G_IO_ERROR && !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        dispatch_smtp_connection_propagate_io_error (dispatch_smtp_job_get_connection (job), error, g_steal_pointer (&local_error),
+        dispatch_smtp_connection_propagate_io_error (dispatch_smtp_job_get_connection (job), error,
+                                                     g_steal_pointer (&local_error),
                                                      DISPATCH_SMTP_STAGE_DATA);
       else
         g_propagate_error (error, g_steal_pointer (&local_error));
@@ -549,7 +458,8 @@ transfer_with_data (DispatchSmtpTransaction  *tx,
       return FALSE;
     }
 
-  if (!write_message (job, dispatch_smtp_connection_get_output (dispatch_smtp_job_get_connection (job)), TRUE, cancellable, error))
+  if (!write_message (job, dispatch_smtp_connection_get_output (dispatch_smtp_job_get_connection (job)), TRUE,
+                      cancellable, error))
     return FALSE;
   if (!dispatch_smtp_job_queue (job, DISPATCH_SMTP_DATA_END, NULL, cancellable, error))
     return FALSE;
@@ -575,13 +485,14 @@ transfer_with_bdat (DispatchSmtpTransaction  *tx,
                     GError                  **error)
 {
   DispatchSmtpJob *job = tx->job;
-  g_autoptr(DispatchBdatStream) bdat = NULL;
+  g_autoptr(DispatchSmtpBdatStream) bdat = NULL;
   g_autoptr(GError) envelope_error = NULL;
   g_autoptr(GError) data_error = NULL;
   g_autoptr(DispatchSmtpReply) final = NULL;
   /* BDAT … LAST commits the message: it never leaves before the sign-in's 235 is read. */
   gboolean one_flight = pipelining && dispatch_smtp_job_get_total (job) <= ONE_FLIGHT_MAX && tx->auth_pending == NULL;
   g_autoptr(GError) write_error = NULL;
+  guint n_awaited;
 
   if (!pipelining)
     {
@@ -603,16 +514,13 @@ transfer_with_bdat (DispatchSmtpTransaction  *tx,
         }
     }
 
-  bdat = g_object_new (DISPATCH_TYPE_BDAT_STREAM, NULL);
-  bdat->job = job;
-  bdat->chunk_size = pipelining ? CHUNK_PIPELINED : CHUNK_LOCKSTEP;
-  bdat->lockstep = !pipelining;
+  bdat = dispatch_smtp_bdat_stream_new (job, pipelining ? CHUNK_PIPELINED : CHUNK_LOCKSTEP, !pipelining);
 
   if (!write_message (job, G_OUTPUT_STREAM (bdat), FALSE, cancellable, &write_error) ||
-      !bdat_send_chunk (bdat, TRUE, cancellable, &write_error))
+      !dispatch_smtp_bdat_stream_send_last (bdat, cancellable, &write_error))
     {
-      if (bdat->reply_error != NULL)
-        g_propagate_error (error, g_steal_pointer (&bdat->reply_error));
+      if (dispatch_smtp_bdat_stream_get_refusal (bdat) != NULL)
+        check_final_reply (job, dispatch_smtp_bdat_stream_get_refusal (bdat), error);
       else
         g_propagate_error (error, g_steal_pointer (&write_error));
       return FALSE;
@@ -632,7 +540,8 @@ transfer_with_bdat (DispatchSmtpTransaction  *tx,
     }
 
   /* One reply per chunk still unanswered; the last one is the verdict on the message. */
-  for (guint i = 0; i < bdat->n_chunks; i++)
+  n_awaited = dispatch_smtp_bdat_stream_get_n_awaited (bdat);
+  for (guint i = 0; i < n_awaited; i++)
     {
       g_autoptr(DispatchSmtpReply) reply = dispatch_smtp_job_read_reply (job, DISPATCH_SMTP_STAGE_DATA, cancellable, error);
 
@@ -641,7 +550,7 @@ transfer_with_bdat (DispatchSmtpTransaction  *tx,
       if (pipelining && dispatch_smtp_reply_get_code (reply) == 503 && envelope_error == NULL &&
           dispatch_smtp_job_get_result (job)->accepted->len > 0)
         tx->pipelining_refused = TRUE;
-      if (i + 1 < bdat->n_chunks)
+      if (i + 1 < n_awaited)
         {
           if (dispatch_smtp_reply_get_class (reply) != 2 && data_error == NULL && envelope_error == NULL)
             check_final_reply (job, reply, &data_error);
