@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "dispatch-engine.h"
+#include "dispatch-smtp-capabilities.h"
+#include "dispatch-smtp-reply.h"
 #include "dispatch-fuzz.h"
 
 int

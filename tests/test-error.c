@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "dispatch-engine.h"
+#include "dispatch-smtp-certificate.h"
 
 static void
 test_extended_data (void)
@@ -112,9 +113,9 @@ test_stage_names (void)
 static void
 test_certificate_flags (void)
 {
-  g_autofree char *none = dispatch_error_describe_certificate_flags (0, "mx.example.org");
-  g_autofree char *one = dispatch_error_describe_certificate_flags (G_TLS_CERTIFICATE_EXPIRED, "mx.example.org");
-  g_autofree char *two = dispatch_error_describe_certificate_flags (G_TLS_CERTIFICATE_UNKNOWN_CA |
+  g_autofree char *none = dispatch_smtp_certificate_describe_flags (0, "mx.example.org");
+  g_autofree char *one = dispatch_smtp_certificate_describe_flags (G_TLS_CERTIFICATE_EXPIRED, "mx.example.org");
+  g_autofree char *two = dispatch_smtp_certificate_describe_flags (G_TLS_CERTIFICATE_UNKNOWN_CA |
                                                                     G_TLS_CERTIFICATE_BAD_IDENTITY,
                                                                     "mx.example.org");
 

@@ -10,6 +10,7 @@
 
 #include "dispatch-certificate-dialog.h"
 #include "dispatch-engine.h"
+#include "dispatch-smtp-certificate.h"
 
 struct _DispatchCertificateDialog
 {
@@ -137,7 +138,7 @@ dispatch_certificate_dialog_new (GtkWindow    *parent,
   self->port = port;
 
   certificate = error->domain == DISPATCH_ERROR ? dispatch_error_get_certificate (error) : NULL;
-  reasons = dispatch_error_describe_certificate_flags (error->domain == DISPATCH_ERROR ? dispatch_error_get_certificate_flags (error) : 0, host);
+  reasons = dispatch_smtp_certificate_describe_flags (error->domain == DISPATCH_ERROR ? dispatch_error_get_certificate_flags (error) : 0, host);
   if (error->domain == DISPATCH_ERROR)
     self->fingerprint = g_strdup (dispatch_error_get_fingerprint (error));
   pretty_fingerprint = dispatch_certificate_format_fingerprint (self->fingerprint);

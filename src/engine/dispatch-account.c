@@ -9,7 +9,7 @@
 #include "dispatch-engine-enums.h"
 #include "dispatch-error.h"
 #include "dispatch-smtp-auth.h"
-#include "dispatch-smtp-connection.h"
+#include "dispatch-smtp-certificate.h"
 
 struct _DispatchAccount
 {
@@ -616,7 +616,7 @@ dispatch_account_validate (DispatchAccount  *self,
     }
 
   /* Fingerprints are copied from browsers and openssl in several spellings ("AB:CD:…",
-   * "ab cd …", "abcd…"): the connection's parser, which pins them, is the one judge. */
+   * "ab cd …", "abcd…"): the parser the connection pins them with is the one judge. */
   if (self->pinned_sha256 != NULL && (pin = dispatch_smtp_normalize_sha256 (self->pinned_sha256)) == NULL)
     {
       dispatch_set_error (error, DISPATCH_ERROR_INVALID_INPUT, DISPATCH_SMTP_STAGE_NONE,

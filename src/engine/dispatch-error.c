@@ -144,34 +144,6 @@ dispatch_error_get_fingerprint (const GError *error)
   return priv ? priv->fingerprint : NULL;
 }
 
-char *
-dispatch_error_describe_certificate_flags (GTlsCertificateFlags  flags,
-                                           const char           *host)
-{
-  g_autoptr(GPtrArray) reasons = g_ptr_array_new_with_free_func (g_free);
-
-  g_return_val_if_fail (host != NULL, NULL);
-
-  if (flags & G_TLS_CERTIFICATE_UNKNOWN_CA)
-    g_ptr_array_add (reasons, g_strdup (_("It is not signed by a known certificate authority (unknown issuer).")));
-  if (flags & G_TLS_CERTIFICATE_BAD_IDENTITY)
-    /* Translators: %s is a server name */
-    g_ptr_array_add (reasons, g_strdup_printf (_("It was not issued for %s (wrong host name)."), host));
-  if (flags & G_TLS_CERTIFICATE_EXPIRED)
-    g_ptr_array_add (reasons, g_strdup (_("It has expired.")));
-  if (flags & G_TLS_CERTIFICATE_NOT_ACTIVATED)
-    g_ptr_array_add (reasons, g_strdup (_("It is not valid yet.")));
-  if (flags & G_TLS_CERTIFICATE_REVOKED)
-    g_ptr_array_add (reasons, g_strdup (_("It has been revoked.")));
-  if (flags & G_TLS_CERTIFICATE_INSECURE)
-    g_ptr_array_add (reasons, g_strdup (_("It uses insecure cryptography.")));
-  if (reasons->len == 0)
-    g_ptr_array_add (reasons, g_strdup (_("It could not be validated.")));
-  g_ptr_array_add (reasons, NULL);
-
-  return g_strjoinv (" ", (char **) reasons->pdata);
-}
-
 const char *
 dispatch_smtp_stage_to_string (DispatchSmtpStage stage)
 {

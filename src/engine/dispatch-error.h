@@ -73,10 +73,6 @@ void               dispatch_error_set_certificate  (GError            *error,
 GTlsCertificate   *dispatch_error_get_certificate  (const GError      *error);
 GTlsCertificateFlags dispatch_error_get_certificate_flags (const GError *error);
 const char        *dispatch_error_get_fingerprint  (const GError      *error);
-/* Why a certificate for @host was refused, in one or more translated sentences ("It has
- * expired."): the one wording for the error message and for the dialog that offers to trust it. */
-char              *dispatch_error_describe_certificate_flags (GTlsCertificateFlags  flags,
-                                                              const char           *host);
 
 /* Stage, in a word for people ("authentication"); translated. */
 const char        *dispatch_smtp_stage_to_string   (DispatchSmtpStage  stage);
