@@ -30,6 +30,7 @@
 #include <gmime/gmime.h>
 
 #include "dispatch-engine.h"
+#include "dispatch-smtp-command.h"
 #include "dispatch-fuzz.h"
 
 #define MAX_LINE 998

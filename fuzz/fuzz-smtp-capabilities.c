@@ -9,6 +9,10 @@
 #include <string.h>
 
 #include "dispatch-engine.h"
+#include "dispatch-smtp-auth.h"
+#include "dispatch-smtp-capabilities.h"
+#include "dispatch-smtp-command.h"
+#include "dispatch-smtp-reply.h"
 #include "dispatch-fuzz.h"
 
 int

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "dispatch-engine.h"
+#include "dispatch-smtp-reply.h"
 #include "dispatch-fuzz.h"
 
 int

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "dispatch-engine.h"
+#include "dispatch-smtp-certificate.h"
 
 static void
 test_extended_data (void)
@@ -107,6 +108,23 @@ test_stage_names (void)
   g_assert_cmpstr (dispatch_smtp_stage_to_string (DISPATCH_SMTP_STAGE_NONE), ==, "");
 }
 
+/* The one wording of a refused certificate, which the error message and the trust dialog share:
+ * every reason in the order the connection reports them, the server named where it matters. */
+static void
+test_certificate_flags (void)
+{
+  g_autofree char *none = dispatch_smtp_certificate_describe_flags (0, "mx.example.org");
+  g_autofree char *one = dispatch_smtp_certificate_describe_flags (G_TLS_CERTIFICATE_EXPIRED, "mx.example.org");
+  g_autofree char *two = dispatch_smtp_certificate_describe_flags (G_TLS_CERTIFICATE_UNKNOWN_CA |
+                                                                    G_TLS_CERTIFICATE_BAD_IDENTITY,
+                                                                    "mx.example.org");
+
+  g_assert_cmpstr (none, ==, "It could not be validated.");
+  g_assert_cmpstr (one, ==, "It has expired.");
+  g_assert_cmpstr (two, ==, "It is not signed by a known certificate authority (unknown issuer). "
+                            "It was not issued for mx.example.org (wrong host name).");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -119,6 +137,7 @@ main (int   argc,
   g_test_add_func ("/error/other-domains", test_other_domains);
   g_test_add_func ("/error/format", test_format);
   g_test_add_func ("/error/certificate", test_certificate);
+  g_test_add_func ("/error/certificate-flags", test_certificate_flags);
   g_test_add_func ("/error/auth-hints", test_auth_hints);
   g_test_add_func ("/error/stage-names", test_stage_names);
 

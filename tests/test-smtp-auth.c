@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "dispatch-engine.h"
+#include "dispatch-smtp-auth.h"
 
 /* Decodes a response for comparison with the clear text it should carry. */
 static char *

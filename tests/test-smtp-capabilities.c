@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "dispatch-engine.h"
+#include "dispatch-smtp-capabilities.h"
+#include "dispatch-smtp-reply.h"
 
 static DispatchSmtpCapabilities *
 caps_from_wire (const char *wire)

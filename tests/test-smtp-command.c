@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "dispatch-engine.h"
+#include "dispatch-smtp-command.h"
 
 /* Test arguments hold control bytes and invalid UTF-8; TAP output must not. */
 static void

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "dispatch-engine.h"
+#include "dispatch-smtp-reply.h"
 
 #define MAX_LINE DISPATCH_SMTP_REPLY_MAX_LINE_LENGTH
 #define MAX_LINES DISPATCH_SMTP_REPLY_MAX_LINES

@@ -6,7 +6,8 @@
 #include <glib/gstdio.h>
 
 #include "dispatch-engine.h"
-#include "dispatch-smtp-connection.h"
+#include "dispatch-smtp-certificate.h"
+#include "dispatch-smtp-command.h"
 #include "dispatch-test-server.h"
 
 #define PASSWORD "s3cret-Pa55word!"
@@ -696,6 +697,49 @@ test_bdat_chunks (void)
   received = dispatch_test_server_get_message (server, 0);
   g_assert_cmpuint (g_bytes_get_size (received), ==, run.last_total);
   g_assert_cmpuint (run.n_progress, >=, 2);
+
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+/* CHUNKING without PIPELINING: each chunk waits for its reply, and a refused chunk ends the
+ * data with the server's reason; the server has left the transaction, so QUIT is said. */
+static void
+test_bdat_lockstep_refused (void)
+{
+  g_auto(Run) run = { 0 };
+  g_autoptr(DispatchTestServer) server = dispatch_test_server_new (
+    "send 220 mx ESMTP\n"
+    "expect EHLO *\n"
+    "send 250-mx\n"
+    "send 250 CHUNKING\n"
+    "expect MAIL FROM:<ann@example.org>\n"
+    "send 250 ok\n"
+    "expect RCPT TO:<bob@example.net>\n"
+    "send 250 ok\n"
+    "bdat\n"
+    "send 552 5.3.4 Message size exceeds fixed limit\n"
+    "expect QUIT\n"
+    "send 221 bye\n");
+  g_autoptr(DispatchAccount) account = NULL;
+  g_autoptr(DispatchMessage) message = make_message ();
+  g_autofree char *dir = g_dir_make_tmp ("dispatch-session-XXXXXX", NULL);
+  /* More than one lock-step chunk (4 MiB) once encoded. */
+  g_autofree char *path = attach_random_file (message, dir, 4 * 1024 * 1024);
+  guint16 port = dispatch_test_server_start (server);
+
+  run_init (&run);
+  account = make_account (port, DISPATCH_SMTP_SECURITY_NONE);
+  run_session (&run, account, NULL, message);
+  finish_server (server);
+
+  g_assert_error (run.error, DISPATCH_ERROR, DISPATCH_ERROR_MESSAGE_TOO_LARGE);
+  g_assert_cmpint (dispatch_error_get_stage (run.error), ==, DISPATCH_SMTP_STAGE_DATA);
+  g_assert_cmpstr (dispatch_error_get_reply (run.error), ==,
+                   "552 5.3.4 Message size exceeds fixed limit");
+  g_assert_null (run.result);
+  g_assert_cmpuint (dispatch_test_server_get_n_messages (server), ==, 0);
+  assert_transcript_has (&run, "C: QUIT");
 
   g_unlink (path);
   g_rmdir (dir);
@@ -2338,6 +2382,7 @@ main (int   argc,
   g_test_add_func ("/session/implicit-tls", test_implicit_tls);
   g_test_add_func ("/session/bdat-one-flight", test_bdat_one_flight);
   g_test_add_func ("/session/bdat-chunks", test_bdat_chunks);
+  g_test_add_func ("/session/bdat-lockstep-refused", test_bdat_lockstep_refused);
   g_test_add_func ("/session/8bitmime", test_8bitmime);
   g_test_add_func ("/session/7bit-without-8bitmime", test_7bit_without_8bitmime);
   g_test_add_func ("/session/smtputf8", test_smtputf8);

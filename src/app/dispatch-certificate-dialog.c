@@ -10,6 +10,7 @@
 
 #include "dispatch-certificate-dialog.h"
 #include "dispatch-engine.h"
+#include "dispatch-smtp-certificate.h"
 
 struct _DispatchCertificateDialog
 {
@@ -22,32 +23,6 @@ struct _DispatchCertificateDialog
 };
 
 G_DEFINE_FINAL_TYPE (DispatchCertificateDialog, dispatch_certificate_dialog, ADW_TYPE_MESSAGE_DIALOG)
-
-static char *
-describe_certificate_flags (GTlsCertificateFlags flags)
-{
-  g_autoptr(GPtrArray) reasons = g_ptr_array_new ();
-
-  if (flags & G_TLS_CERTIFICATE_UNKNOWN_CA)
-    g_ptr_array_add (reasons, _("it was issued by an authority this computer does not know"));
-  if (flags & G_TLS_CERTIFICATE_BAD_IDENTITY)
-    g_ptr_array_add (reasons, _("it was issued for a different server name"));
-  if (flags & G_TLS_CERTIFICATE_NOT_ACTIVATED)
-    g_ptr_array_add (reasons, _("it is not valid yet"));
-  if (flags & G_TLS_CERTIFICATE_EXPIRED)
-    g_ptr_array_add (reasons, _("it has expired"));
-  if (flags & G_TLS_CERTIFICATE_REVOKED)
-    g_ptr_array_add (reasons, _("it has been revoked"));
-  if (flags & G_TLS_CERTIFICATE_INSECURE)
-    g_ptr_array_add (reasons, _("it uses insecure cryptography"));
-  if (reasons->len == 0)
-    g_ptr_array_add (reasons, _("it could not be checked"));
-
-  g_ptr_array_add (reasons, NULL);
-
-  /* Translators: separates the reasons a certificate is not trusted */
-  return g_strjoinv (_(", and "), (char **) reasons->pdata);
-}
 
 char *
 dispatch_certificate_format_fingerprint (const char *hex)
@@ -163,7 +138,7 @@ dispatch_certificate_dialog_new (GtkWindow    *parent,
   self->port = port;
 
   certificate = error->domain == DISPATCH_ERROR ? dispatch_error_get_certificate (error) : NULL;
-  reasons = describe_certificate_flags (error->domain == DISPATCH_ERROR ? dispatch_error_get_certificate_flags (error) : 0);
+  reasons = dispatch_smtp_certificate_describe_flags (error->domain == DISPATCH_ERROR ? dispatch_error_get_certificate_flags (error) : 0, host);
   if (error->domain == DISPATCH_ERROR)
     self->fingerprint = g_strdup (dispatch_error_get_fingerprint (error));
   pretty_fingerprint = dispatch_certificate_format_fingerprint (self->fingerprint);
@@ -181,9 +156,9 @@ dispatch_certificate_dialog_new (GtkWindow    *parent,
       validity = g_strdup_printf (_("from %s to %s"), from, until);
     }
 
-  /* Translators: %s:%u is the server, the last %s the reasons ("it has expired") */
+  /* Translators: %s:%u is the server, the last %s the reasons in sentences ("It has expired.") */
   adw_message_dialog_format_body (dialog,
-                                  _("The certificate of %s:%u is not trusted: %s. Trust it only if you know this server uses exactly this certificate, such as a test server of your own."),
+                                  _("The certificate of %s:%u is not trusted. %s Trust it only if you know this server uses exactly this certificate, such as a test server of your own."),
                                   host, port, reasons);
 
   grid = g_object_new (GTK_TYPE_GRID, "column-spacing", 12, "row-spacing", 6, NULL);

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "dispatch-engine.h"
 #include "dispatch-mailto.h"
 
 /* RFC 6068 keeps '+' literal (unlike HTML forms), so only %XX is decoded. A broken escape is
@@ -41,26 +42,6 @@ append_address (char       **field,
 
   g_free (*field);
   *field = joined;
-}
-
-static char *
-normalise_line_ends (const char *text)
-{
-  GString *out = g_string_sized_new (strlen (text));
-
-  for (const char *p = text; *p != '\0'; p++)
-    {
-      if (*p == '\r')
-        {
-          g_string_append_c (out, '\n');
-          if (p[1] == '\n')
-            p++;
-        }
-      else
-        g_string_append_c (out, *p);
-    }
-
-  return g_string_free (out, FALSE);
 }
 
 DispatchMailto *
@@ -116,7 +97,7 @@ dispatch_mailto_parse (const char *uri)
           else if (g_ascii_strcasecmp (name, "body") == 0)
             {
               g_free (mailto->body);
-              mailto->body = normalise_line_ends (value);
+              mailto->body = dispatch_message_normalize_newlines (value);
             }
         }
 

@@ -9,6 +9,7 @@
 #include "dispatch-engine-enums.h"
 #include "dispatch-error.h"
 #include "dispatch-smtp-auth.h"
+#include "dispatch-smtp-certificate.h"
 
 struct _DispatchAccount
 {
@@ -572,29 +573,12 @@ is_clean_name (const char *name)
   return TRUE;
 }
 
-/* Fingerprints are copied from browsers and openssl in several spellings
- * ("AB:CD:…", "ab cd …", "abcd…"); only the 64 digits matter. */
-static gboolean
-is_sha256_hex (const char *text)
-{
-  guint digits = 0;
-
-  for (const char *p = text; *p != '\0'; p++)
-    {
-      if (*p == ':' || g_ascii_isspace (*p))
-        continue;
-      if (!g_ascii_isxdigit (*p))
-        return FALSE;
-      digits++;
-    }
-
-  return digits == 64;
-}
-
 gboolean
 dispatch_account_validate (DispatchAccount  *self,
                            GError          **error)
 {
+  g_autofree char *pin = NULL;
+
   g_return_val_if_fail (DISPATCH_IS_ACCOUNT (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
@@ -631,7 +615,9 @@ dispatch_account_validate (DispatchAccount  *self,
       return FALSE;
     }
 
-  if (self->pinned_sha256 != NULL && !is_sha256_hex (self->pinned_sha256))
+  /* Fingerprints are copied from browsers and openssl in several spellings ("AB:CD:…",
+   * "ab cd …", "abcd…"): the parser the connection pins them with is the one judge. */
+  if (self->pinned_sha256 != NULL && (pin = dispatch_smtp_normalize_sha256 (self->pinned_sha256)) == NULL)
     {
       dispatch_set_error (error, DISPATCH_ERROR_INVALID_INPUT, DISPATCH_SMTP_STAGE_NONE,
                           NULL, _("A SHA-256 fingerprint has 64 hexadecimal digits; colons and spaces between them are allowed."),

@@ -1,5 +1,9 @@
 /* dispatch-engine.h — the engine's public headers in one include.
  * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * The account, the message, the session with its result, and the error: what the window and
+ * dispatch-send build on. The layers under the session (parsers and builders, connection,
+ * job, dialogue, transaction) are the engine's own; a test that needs one includes its header.
  */
 #pragma once
 
@@ -7,10 +11,7 @@
 #include "dispatch-engine-enums.h"
 #include "dispatch-error.h"
 #include "dispatch-message.h"
-#include "dispatch-smtp-auth.h"
-#include "dispatch-smtp-capabilities.h"
-#include "dispatch-smtp-command.h"
-#include "dispatch-smtp-reply.h"
+#include "dispatch-smtp-result.h"
 #include "dispatch-smtp-session.h"
 
 G_BEGIN_DECLS

@@ -5,6 +5,8 @@
 
 #include <gio/gio.h>
 
+#include "dispatch-message-checks.h"
+
 G_BEGIN_DECLS
 
 #define DISPATCH_TYPE_MESSAGE (dispatch_message_get_type ())
@@ -32,6 +34,9 @@ const char      *dispatch_message_get_subject      (DispatchMessage *self);
 /* UTF-8 text; any line ending. */
 void             dispatch_message_set_text         (DispatchMessage *self, const char *text);
 const char      *dispatch_message_get_text         (DispatchMessage *self);
+/* The text's line ends as the message carries them: CRLF, CR and LF each become "\n". For
+ * whoever shows text from elsewhere (a mailto: body) before it goes into a message. */
+char            *dispatch_message_normalize_newlines (const char *text);
 
 /* A file is attached once however often it is added, as a GFile or by its path. One that
  * can be read only once (a pipe, a device, a remote file without a local path) is copied at

@@ -6,7 +6,10 @@
 #include <string.h>
 #include <glib/gi18n-lib.h>
 
+#include "dispatch-smtp-certificate.h"
 #include "dispatch-smtp-connection.h"
+#include "dispatch-smtp-output.h"
+#include "dispatch-smtp-trust.h"
 
 /* How much we ask the stream for at once. A reply arriving in several pieces is reassembled
  * in our own buffer, which the reply parser bounds. */
@@ -29,75 +32,14 @@ struct _DispatchSmtpConnection
   guint n_awaited;                 /* replies due for what was sent: each reply has its command */
   char *host;
   guint16 port;
-  char *ca_file;
-  char *pinned_sha256;
-
-  /* what the last handshake's certificate check saw (set from accept-certificate) */
-  GTlsCertificate *rejected_certificate;
-  GTlsCertificateFlags rejected_flags;
-
-  /* Trust anchors, loaded in a thread of their own while we wait for the server: reading the
-   * system store takes tens of milliseconds that need not sit between two round trips. */
-  GThread *database_thread;
-  GTlsDatabase *database;
-  GError *database_error;
+  DispatchSmtpTrust *trust;
 
   guint timeout;
-  DispatchSmtpTranscriptFunc transcript;
+  DispatchSmtpLineFunc transcript;
   gpointer transcript_data;
 };
 
 G_DEFINE_FINAL_TYPE (DispatchSmtpConnection, dispatch_smtp_connection, G_TYPE_OBJECT)
-
-/* DispatchSmtpOutput: a buffered output stream whose writes of a buffer's size or more go to
- * the socket directly, after whatever is buffered, as stdio does. The message writer hands over
- * 64 KiB chunks; copying each through another 64 KiB buffer cost a copy of every byte and the
- * buffer's memory, and saved no write. */
-
-typedef struct
-{
-  GBufferedOutputStream parent_instance;
-} DispatchSmtpOutput;
-
-typedef struct
-{
-  GBufferedOutputStreamClass parent_class;
-} DispatchSmtpOutputClass;
-
-static GType dispatch_smtp_output_get_type (void);
-
-G_DEFINE_FINAL_TYPE (DispatchSmtpOutput, dispatch_smtp_output, G_TYPE_BUFFERED_OUTPUT_STREAM)
-
-static gssize
-dispatch_smtp_output_write (GOutputStream  *stream,
-                            const void     *buffer,
-                            gsize           count,
-                            GCancellable   *cancellable,
-                            GError        **error)
-{
-  GOutputStreamClass *parent_class = G_OUTPUT_STREAM_CLASS (dispatch_smtp_output_parent_class);
-  GOutputStream *base = g_filter_output_stream_get_base_stream (G_FILTER_OUTPUT_STREAM (stream));
-
-  if (count < g_buffered_output_stream_get_buffer_size (G_BUFFERED_OUTPUT_STREAM (stream)))
-    return parent_class->write_fn (stream, buffer, count, cancellable, error);
-
-  /* The vfunc, not g_output_stream_flush(): this stream is busy with the write. */
-  if (!parent_class->flush (stream, cancellable, error))
-    return -1;
-
-  return g_output_stream_write (base, buffer, count, cancellable, error);
-}
-
-static void
-dispatch_smtp_output_class_init (DispatchSmtpOutputClass *klass)
-{
-  G_OUTPUT_STREAM_CLASS (klass)->write_fn = dispatch_smtp_output_write;
-}
-
-static void
-dispatch_smtp_output_init (DispatchSmtpOutput *self)
-{
-}
 
 static void
 dispatch_smtp_connection_dispose (GObject *object)
@@ -105,8 +47,7 @@ dispatch_smtp_connection_dispose (GObject *object)
   DispatchSmtpConnection *self = DISPATCH_SMTP_CONNECTION (object);
 
   dispatch_smtp_connection_close (self);
-  g_clear_object (&self->rejected_certificate);
-  g_clear_pointer (&self->database_thread, g_thread_join);
+  g_clear_object (&self->trust);
 
   G_OBJECT_CLASS (dispatch_smtp_connection_parent_class)->dispose (object);
 }
@@ -118,10 +59,6 @@ dispatch_smtp_connection_finalize (GObject *object)
 
   g_byte_array_unref (self->buffer);
   g_free (self->host);
-  g_free (self->ca_file);
-  g_free (self->pinned_sha256);
-  g_clear_object (&self->database);
-  g_clear_error (&self->database_error);
 
   G_OBJECT_CLASS (dispatch_smtp_connection_parent_class)->finalize (object);
 }
@@ -140,26 +77,27 @@ dispatch_smtp_connection_init (DispatchSmtpConnection *self)
 {
   self->buffer = g_byte_array_new ();
   self->timeout = 60;
+  self->trust = dispatch_smtp_trust_new (NULL, NULL);
 }
 
 DispatchSmtpConnection *
-dispatch_smtp_connection_new (DispatchSmtpTranscriptFunc transcript,
-                              gpointer                   user_data)
+dispatch_smtp_connection_new (DispatchSmtpLineFunc on_line,
+                              gpointer             user_data)
 {
   DispatchSmtpConnection *self = g_object_new (DISPATCH_TYPE_SMTP_CONNECTION, NULL);
 
-  self->transcript = transcript;
+  self->transcript = on_line;
   self->transcript_data = user_data;
   return self;
 }
 
 static void
 note (DispatchSmtpConnection *self,
-      DispatchSmtpDirection   direction,
+      DispatchSmtpLineKind    kind,
       const char             *line)
 {
   if (self->transcript != NULL)
-    self->transcript (direction, line, self->transcript_data);
+    self->transcript (kind, line, self->transcript_data);
 }
 
 G_GNUC_PRINTF (2, 3)
@@ -174,7 +112,7 @@ notef (DispatchSmtpConnection *self,
   va_start (args, format);
   line = g_strdup_vprintf (format, args);
   va_end (args);
-  note (self, DISPATCH_SMTP_DIRECTION_INFO, line);
+  note (self, DISPATCH_SMTP_LINE_NOTE, line);
 }
 
 void
@@ -202,22 +140,8 @@ dispatch_smtp_connection_set_trust (DispatchSmtpConnection *self,
 {
   g_return_if_fail (DISPATCH_IS_SMTP_CONNECTION (self));
 
-  g_free (self->ca_file);
-  self->ca_file = g_strdup (ca_file);
-  g_free (self->pinned_sha256);
-  self->pinned_sha256 = pinned_sha256 ? dispatch_smtp_normalize_sha256 (pinned_sha256) : NULL;
-}
-
-static gpointer
-load_database (gpointer data)
-{
-  DispatchSmtpConnection *self = data;
-
-  if (self->ca_file != NULL)
-    self->database = g_tls_file_database_new (self->ca_file, &self->database_error);
-  else
-    self->database = g_tls_backend_get_default_database (g_tls_backend_get_default ());
-  return NULL;
+  g_clear_object (&self->trust);
+  self->trust = dispatch_smtp_trust_new (ca_file, pinned_sha256);
 }
 
 void
@@ -225,48 +149,7 @@ dispatch_smtp_connection_prepare_tls (DispatchSmtpConnection *self)
 {
   g_return_if_fail (DISPATCH_IS_SMTP_CONNECTION (self));
 
-  if (self->database_thread == NULL && self->database == NULL && self->database_error == NULL)
-    self->database_thread = g_thread_new ("dispatch-trust", load_database, self);
-}
-
-char *
-dispatch_smtp_certificate_sha256 (GTlsCertificate *certificate)
-{
-  g_autoptr(GByteArray) der = NULL;
-
-  g_return_val_if_fail (G_IS_TLS_CERTIFICATE (certificate), NULL);
-
-  g_object_get (certificate, "certificate", &der, NULL);
-  if (der == NULL)
-    return NULL;
-  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, der->data, der->len);
-}
-
-char *
-dispatch_smtp_normalize_sha256 (const char *text)
-{
-  GString *hex;
-
-  g_return_val_if_fail (text != NULL, NULL);
-
-  hex = g_string_new (NULL);
-  for (const char *p = text; *p != '\0'; p++)
-    {
-      if (*p == ':' || g_ascii_isspace (*p))
-        continue;
-      if (!g_ascii_isxdigit (*p))
-        {
-          g_string_free (hex, TRUE);
-          return NULL;
-        }
-      g_string_append_c (hex, g_ascii_tolower (*p));
-    }
-  if (hex->len != 64)
-    {
-      g_string_free (hex, TRUE);
-      return NULL;
-    }
-  return g_string_free (hex, FALSE);
+  dispatch_smtp_trust_prepare (self->trust);
 }
 
 /* Maps a GIO failure of the wire to our domain, keeping GIO's own words. Cancellation stays
@@ -306,73 +189,11 @@ set_stream (DispatchSmtpConnection *self,
 {
   g_set_object (&self->stream, stream);
   g_clear_object (&self->output);
-  self->output = g_object_new (dispatch_smtp_output_get_type (),
+  self->output = g_object_new (DISPATCH_TYPE_SMTP_OUTPUT,
                                "base-stream", g_io_stream_get_output_stream (stream),
                                "buffer-size", (guint) WRITE_BUFFER,
                                "close-base-stream", FALSE,
                                NULL);
-}
-
-static gboolean
-on_accept_certificate (GTlsConnection       *tls,
-                       GTlsCertificate      *peer,
-                       GTlsCertificateFlags  errors,
-                       gpointer              user_data)
-{
-  DispatchSmtpConnection *self = user_data;
-  g_autofree char *fingerprint = dispatch_smtp_certificate_sha256 (peer);
-
-  /* A pin is the user's explicit trust in exactly this certificate for this server; it is the
-   * only way past a failed validation. */
-  if (self->pinned_sha256 != NULL && fingerprint != NULL &&
-      g_str_equal (self->pinned_sha256, fingerprint))
-    return TRUE;
-
-  g_set_object (&self->rejected_certificate, peer);
-  self->rejected_flags = errors;
-  return FALSE;
-}
-
-static char *
-describe_certificate_flags (GTlsCertificateFlags flags,
-                            const char          *host)
-{
-  GString *text = g_string_new (NULL);
-
-  if (flags & G_TLS_CERTIFICATE_UNKNOWN_CA)
-    g_string_append_printf (text, "%s ", _("It is not signed by a known certificate authority (unknown issuer)."));
-  if (flags & G_TLS_CERTIFICATE_BAD_IDENTITY)
-    g_string_append_printf (text, _("It was not issued for %s (wrong host name)."), host), g_string_append_c (text, ' ');
-  if (flags & G_TLS_CERTIFICATE_EXPIRED)
-    g_string_append_printf (text, "%s ", _("It has expired."));
-  if (flags & G_TLS_CERTIFICATE_NOT_ACTIVATED)
-    g_string_append_printf (text, "%s ", _("It is not valid yet."));
-  if (flags & G_TLS_CERTIFICATE_REVOKED)
-    g_string_append_printf (text, "%s ", _("It has been revoked."));
-  if (flags & G_TLS_CERTIFICATE_INSECURE)
-    g_string_append_printf (text, "%s ", _("It uses insecure cryptography."));
-  if (text->len == 0)
-    g_string_append_printf (text, "%s ", _("It could not be validated."));
-
-  g_string_truncate (text, text->len - 1);
-  return g_string_free (text, FALSE);
-}
-
-static const char *
-protocol_version_name (GTlsProtocolVersion version)
-{
-  switch (version)
-    {
-    case G_TLS_PROTOCOL_VERSION_SSL_3_0: return "SSL 3.0";
-    case G_TLS_PROTOCOL_VERSION_TLS_1_0: return "TLS 1.0";
-    case G_TLS_PROTOCOL_VERSION_TLS_1_1: return "TLS 1.1";
-    case G_TLS_PROTOCOL_VERSION_TLS_1_2: return "TLS 1.2";
-    case G_TLS_PROTOCOL_VERSION_TLS_1_3: return "TLS 1.3";
-    case G_TLS_PROTOCOL_VERSION_DTLS_1_0: return "DTLS 1.0";
-    case G_TLS_PROTOCOL_VERSION_DTLS_1_2: return "DTLS 1.2";
-    case G_TLS_PROTOCOL_VERSION_UNKNOWN:
-    default: return NULL;
-    }
 }
 
 /* Puts TLS on top of whatever stream we have now: the socket (implicit TLS) or the socket after
@@ -389,6 +210,9 @@ handshake (DispatchSmtpConnection  *self,
   g_autofree char *version = NULL;
   g_autofree char *cipher = NULL;
   GTlsProtocolVersion negotiated;
+  GTlsCertificate *rejected;
+  GTlsCertificateFlags rejected_flags;
+  GTlsDatabase *database;
 
   if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
     {
@@ -398,16 +222,9 @@ handshake (DispatchSmtpConnection  *self,
       return FALSE;
     }
 
-  dispatch_smtp_connection_prepare_tls (self);
-  g_clear_pointer (&self->database_thread, g_thread_join);
-  if (self->database_error != NULL)
-    {
-      dispatch_set_error (error, DISPATCH_ERROR_FILE, DISPATCH_SMTP_STAGE_TLS, NULL, NULL,
-                          /* Translators: %s is a file name, then the reason */
-                          _("Could not read the CA file %s: %s"), self->ca_file,
-                          self->database_error->message);
-      return FALSE;
-    }
+  database = dispatch_smtp_trust_get_database (self->trust, error);
+  if (database == NULL)
+    return FALSE;
 
   /* The database goes in at construction: set later, GIO would first load the system store
    * for nothing. */
@@ -416,7 +233,7 @@ handshake (DispatchSmtpConnection  *self,
                         cancellable, &local_error,
                         "base-io-stream", self->stream,
                         "server-identity", identity,
-                        "database", self->database,
+                        "database", database,
                         NULL);
   if (tls == NULL)
     {
@@ -425,13 +242,12 @@ handshake (DispatchSmtpConnection  *self,
       return FALSE;
     }
 
-  g_clear_object (&self->rejected_certificate);
-  self->rejected_flags = 0;
-  g_signal_connect (tls, "accept-certificate", G_CALLBACK (on_accept_certificate), self);
+  dispatch_smtp_trust_watch (self->trust, G_TLS_CONNECTION (tls));
 
   if (!g_tls_connection_handshake (G_TLS_CONNECTION (tls), cancellable, &local_error))
     {
-      g_signal_handlers_disconnect_by_data (tls, self);
+      dispatch_smtp_trust_unwatch (self->trust, G_TLS_CONNECTION (tls));
+      rejected = dispatch_smtp_trust_get_rejected (self->trust, &rejected_flags);
 
       if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {
@@ -439,10 +255,10 @@ handshake (DispatchSmtpConnection  *self,
           return FALSE;
         }
 
-      if (self->rejected_certificate != NULL)
+      if (rejected != NULL)
         {
-          g_autofree char *fingerprint = dispatch_smtp_certificate_sha256 (self->rejected_certificate);
-          g_autofree char *reasons = describe_certificate_flags (self->rejected_flags, self->host);
+          g_autofree char *fingerprint = dispatch_smtp_certificate_sha256 (rejected);
+          g_autofree char *reasons = dispatch_smtp_certificate_describe_flags (rejected_flags, self->host);
 
           notef (self, "Certificate rejected: %s SHA-256 %s", reasons, fingerprint);
           dispatch_set_error (error, DISPATCH_ERROR_CERTIFICATE_UNTRUSTED, DISPATCH_SMTP_STAGE_TLS,
@@ -452,8 +268,7 @@ handshake (DispatchSmtpConnection  *self,
                               /* Translators: %s is a server name, then the reasons */
                               _("The certificate of %s is not trusted. %s"), self->host, reasons);
           if (error != NULL)
-            dispatch_error_set_certificate (*error, self->rejected_certificate,
-                                            self->rejected_flags, fingerprint);
+            dispatch_error_set_certificate (*error, rejected, rejected_flags, fingerprint);
           return FALSE;
         }
 
@@ -471,7 +286,7 @@ handshake (DispatchSmtpConnection  *self,
                           self->host, local_error->message);
       return FALSE;
     }
-  g_signal_handlers_disconnect_by_data (tls, self);
+  dispatch_smtp_trust_unwatch (self->trust, G_TLS_CONNECTION (tls));
 
   /* RFC 8996: TLS 1.0 and 1.1 are gone. GnuTLS on some systems still agrees to them, so the
    * version is checked here, before a byte of SMTP — the password least of all — goes over it. */
@@ -480,13 +295,13 @@ handshake (DispatchSmtpConnection  *self,
       negotiated == G_TLS_PROTOCOL_VERSION_TLS_1_0 ||
       negotiated == G_TLS_PROTOCOL_VERSION_TLS_1_1)
     {
-      notef (self, "TLS established: %s, refused", protocol_version_name (negotiated));
+      notef (self, "TLS established: %s, refused", dispatch_smtp_tls_version_name (negotiated));
       dispatch_set_error (error, DISPATCH_ERROR_TLS_FAILED, DISPATCH_SMTP_STAGE_TLS, NULL,
                           _("Nothing was sent. The server must be updated to TLS 1.2 or newer "
                             "(RFC 8996)."),
                           /* Translators: first %s is a server name, second a version like "TLS 1.0" */
                           _("%s offers only %s, which is no longer secure."),
-                          self->host, protocol_version_name (negotiated));
+                          self->host, dispatch_smtp_tls_version_name (negotiated));
       return FALSE;
     }
 
@@ -626,7 +441,7 @@ check_nothing_unasked (DispatchSmtpConnection  *self,
     {
       g_autofree char *wire = dispatch_smtp_reply_to_string (closing);
 
-      note (self, DISPATCH_SMTP_DIRECTION_SERVER, wire);
+      note (self, DISPATCH_SMTP_LINE_RECEIVED, wire);
       dispatch_set_error (error, DISPATCH_ERROR_CONNECTION_LOST, DISPATCH_SMTP_STAGE_NONE, wire,
                           _("The server may be overloaded or may have refused this client; "
                             "try again later."),
@@ -642,7 +457,7 @@ check_nothing_unasked (DispatchSmtpConnection  *self,
   for (char *p = text; *p != '\0'; p++)
     if (g_ascii_iscntrl (*p))
       *p = '?';
-  note (self, DISPATCH_SMTP_DIRECTION_SERVER, text);
+  note (self, DISPATCH_SMTP_LINE_RECEIVED, text);
   dispatch_set_error (error, DISPATCH_ERROR_PROTOCOL, DISPATCH_SMTP_STAGE_NONE, text,
                       _("Someone between you and the server may be tampering with the "
                         "connection, or the server is broken."),
@@ -677,14 +492,14 @@ dispatch_smtp_connection_queue (DispatchSmtpConnection  *self,
   self->n_awaited++;
 
   if (shown != NULL)
-    note (self, DISPATCH_SMTP_DIRECTION_CLIENT, shown);
+    note (self, DISPATCH_SMTP_LINE_SENT, shown);
   else
     {
       g_auto(GStrv) lines = g_strsplit (data, "\r\n", -1);
 
       for (guint i = 0; lines[i] != NULL; i++)
         if (lines[i][0] != '\0' || lines[i + 1] != NULL)
-          note (self, DISPATCH_SMTP_DIRECTION_CLIENT, lines[i]);
+          note (self, DISPATCH_SMTP_LINE_SENT, lines[i]);
     }
 
   if (!g_output_stream_write_all (self->output, data, strlen (data), NULL, cancellable, &local_error))
@@ -770,7 +585,7 @@ dispatch_smtp_connection_read_reply (DispatchSmtpConnection  *self,
           g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
 
           for (guint i = 0; lines[i] != NULL; i++)
-            note (self, DISPATCH_SMTP_DIRECTION_SERVER, lines[i]);
+            note (self, DISPATCH_SMTP_LINE_RECEIVED, lines[i]);
           g_byte_array_remove_range (self->buffer, 0, consumed);
           self->line_start = self->line_start > consumed ? self->line_start - consumed : 0;
           if (self->n_awaited > 0)
@@ -882,7 +697,7 @@ dispatch_smtp_connection_dup_tls_version (DispatchSmtpConnection *self)
 
   if (!G_IS_TLS_CONNECTION (self->stream))
     return NULL;
-  return g_strdup (protocol_version_name (g_tls_connection_get_protocol_version (G_TLS_CONNECTION (self->stream))));
+  return g_strdup (dispatch_smtp_tls_version_name (g_tls_connection_get_protocol_version (G_TLS_CONNECTION (self->stream))));
 }
 
 char *

@@ -10,21 +10,29 @@
 
 #include "dispatch-error.h"
 #include "dispatch-smtp-reply.h"
-#include "dispatch-smtp-session.h"
 
 G_BEGIN_DECLS
 
+/* What a line the connection reports is. The connection knows nothing of who listens: the
+ * job above it turns these into the session's transcript. */
+typedef enum
+{
+  DISPATCH_SMTP_LINE_SENT,             /* a command line written, or what stands for it */
+  DISPATCH_SMTP_LINE_RECEIVED,         /* a reply line read */
+  DISPATCH_SMTP_LINE_NOTE,             /* a note about the wire: "Connected to …", "TLS 1.3 …" */
+} DispatchSmtpLineKind;
+
 /* Called, in the worker thread, for every line that goes over the wire and for notes. */
-typedef void (*DispatchSmtpTranscriptFunc) (DispatchSmtpDirection  direction,
-                                            const char            *line,
-                                            gpointer               user_data);
+typedef void (*DispatchSmtpLineFunc) (DispatchSmtpLineKind  kind,
+                                      const char           *line,
+                                      gpointer              user_data);
 
 #define DISPATCH_TYPE_SMTP_CONNECTION (dispatch_smtp_connection_get_type ())
 
 G_DECLARE_FINAL_TYPE (DispatchSmtpConnection, dispatch_smtp_connection, DISPATCH, SMTP_CONNECTION, GObject)
 
-DispatchSmtpConnection *dispatch_smtp_connection_new          (DispatchSmtpTranscriptFunc transcript,
-                                                               gpointer                   user_data);
+DispatchSmtpConnection *dispatch_smtp_connection_new          (DispatchSmtpLineFunc    on_line,
+                                                               gpointer                user_data);
 
 /* Seconds for every wait: connect, each read, each write. */
 void                    dispatch_smtp_connection_set_timeout  (DispatchSmtpConnection *self,
@@ -107,10 +115,5 @@ const char             *dispatch_smtp_connection_get_host     (DispatchSmtpConne
 
 /* Closes without a word (QUIT is the session's business). Safe to call twice. */
 void                    dispatch_smtp_connection_close        (DispatchSmtpConnection *self);
-
-/* Hex SHA-256 of a certificate's DER bytes (lower case, no separators). */
-char                   *dispatch_smtp_certificate_sha256      (GTlsCertificate        *certificate);
-/* Normalises a user-given fingerprint ("AB:CD …") to lower-case hex; NULL if not 64 hex digits. */
-char                   *dispatch_smtp_normalize_sha256        (const char             *text);
 
 G_END_DECLS

@@ -1,10 +1,15 @@
-/* dispatch-smtp-session-transaction.c — the mail transaction: MAIL, RCPT, then DATA or BDAT.
+/* dispatch-smtp-transaction.c — the mail transaction, and the whole pipelining policy.
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * Pipelined when the server offers PIPELINING (RFC 2920), chunked when it offers CHUNKING
- * (RFC 3030), in lock-step otherwise. An AUTH PLAIN may lead the first flight (RFC 4954 §4),
- * but nothing that commits the message leaves before its 235 is read: pipelining saves round
- * trips, it never changes what happens.
+ * MAIL, RCPT, then DATA or BDAT: pipelined when the server offers PIPELINING (RFC 2920),
+ * chunked when it offers CHUNKING (RFC 3030), in lock-step otherwise. Every decision about what
+ * may leave before which reply is made in this file:
+ *
+ * - An AUTH that completes at once (PLAIN with an initial response) may lead the first flight
+ *   (RFC 4954 §4), but nothing that commits the message — BDAT … LAST, the data after 354 —
+ *   leaves before its 235 is read: pipelining saves round trips, it never changes what happens.
+ * - A server that answers 503 to a command sent ahead of its turn objects to the pipelining
+ *   itself; nothing is delivered, and the session is asked to do the send again in lock-step.
  *
  *   C: [AUTH PLAIN …]  C: MAIL FROM:<a> SIZE=n  C: RCPT TO:<b> …  C: DATA    S: [235] 250 … 354
  *   C: message, dot-stuffed   C: .   C: QUIT                                 S: 250 queued as X, 221
@@ -19,8 +24,10 @@
 #include <string.h>
 #include <glib/gi18n-lib.h>
 
+#include "dispatch-smtp-bdat-stream.h"
 #include "dispatch-smtp-command.h"
-#include "dispatch-smtp-session-private.h"
+#include "dispatch-smtp-dialogue.h"
+#include "dispatch-smtp-transaction.h"
 
 /* With PIPELINING, a message up to this size goes out in the same flight as its envelope;
  * larger ones wait for the envelope's replies first so a refused envelope costs no upload. */
@@ -28,6 +35,37 @@
 /* BDAT chunk sizes: pipelined chunks need not be big; lock-step ones pay a round trip each. */
 #define CHUNK_PIPELINED    (256 * 1024)
 #define CHUNK_LOCKSTEP     (4 * 1024 * 1024)
+
+struct _DispatchSmtpTransaction
+{
+  DispatchSmtpJob    *job;
+  /* An AUTH sent ahead of the envelope whose reply is still to be read. */
+  DispatchSmtpSignIn *auth_pending;
+  /* A server that answered 503 to a command sent ahead of its turn (after a success, so not
+   * for a reason of its own): the send is done again, one command at a time. */
+  gboolean            pipelining_refused;
+  gboolean            lockstep;
+};
+
+DispatchSmtpTransaction *
+dispatch_smtp_transaction_new (DispatchSmtpJob *job)
+{
+  DispatchSmtpTransaction *tx = g_new0 (DispatchSmtpTransaction, 1);
+
+  tx->job = dispatch_smtp_job_ref (job);
+  return tx;
+}
+
+void
+dispatch_smtp_transaction_free (DispatchSmtpTransaction *tx)
+{
+  if (tx == NULL)
+    return;
+
+  g_clear_pointer (&tx->auth_pending, dispatch_smtp_sign_in_free);
+  g_clear_pointer (&tx->job, dispatch_smtp_job_unref);
+  g_free (tx);
+}
 
 static void
 on_message_progress (guint64  written,
@@ -54,7 +92,7 @@ read_mail_reply (DispatchSmtpJob  *job,
                          "that sign-in is set up."),
                        /* Translators: %s is an e-mail address */
                        _("The server refused the sender address %s."),
-                       dispatch_message_get_envelope_from (job->message));
+                       dispatch_message_get_envelope_from (dispatch_smtp_job_get_message (job)));
       return FALSE;
     }
   return TRUE;
@@ -77,8 +115,8 @@ read_rcpt_reply (DispatchSmtpJob  *job,
   text = dispatch_smtp_reply_to_string (reply);
   dispatch_smtp_job_recipient (job, address, dispatch_smtp_reply_get_code (reply), text);
 
-  g_ptr_array_add (dispatch_smtp_reply_get_class (reply) == 2 ? job->result->accepted
-                                                               : job->result->refused,
+  g_ptr_array_add (dispatch_smtp_reply_get_class (reply) == 2 ? dispatch_smtp_job_get_result (job)->accepted
+                                                               : dispatch_smtp_job_get_result (job)->refused,
                    dispatch_smtp_recipient_new (address, dispatch_smtp_reply_get_code (reply), text));
   return TRUE;
 }
@@ -91,9 +129,9 @@ set_recipients_error (DispatchSmtpJob  *job,
   g_autoptr(GString) replies = g_string_new (NULL);
   gboolean all_transient = TRUE;
 
-  for (guint i = 0; i < job->result->refused->len; i++)
+  for (guint i = 0; i < dispatch_smtp_job_get_result (job)->refused->len; i++)
     {
-      DispatchSmtpRecipient *r = g_ptr_array_index (job->result->refused, i);
+      DispatchSmtpRecipient *r = g_ptr_array_index (dispatch_smtp_job_get_result (job)->refused, i);
 
       g_string_append_printf (replies, "%s%s: %s", i ? "\n" : "", r->address, r->reply);
       all_transient = all_transient && r->code / 100 == 4;
@@ -121,11 +159,13 @@ is_refusal (const GError *error)
 /* The replies to a pipelined AUTH, MAIL and RCPTs. All of them are read even after a failure,
  * so the dialogue stays in step; the first failure is what the user hears about. */
 static gboolean
-read_envelope_replies (DispatchSmtpJob     *job,
-                       const char * const  *recipients,
-                       GCancellable        *cancellable,
-                       GError             **error)
+read_envelope_replies (DispatchSmtpTransaction  *tx,
+                       const char * const       *recipients,
+                       GCancellable             *cancellable,
+                       GError                  **error)
 {
+  DispatchSmtpJob *job = tx->job;
+  g_autoptr(DispatchSmtpSignIn) sign_in = g_steal_pointer (&tx->auth_pending);
   g_autoptr(GError) auth_error = NULL;
   g_autoptr(GError) sender_error = NULL;
   gboolean auth_ok;
@@ -134,7 +174,7 @@ read_envelope_replies (DispatchSmtpJob     *job,
 
   /* A sign-in sent in the same flight answers first; without it the envelope's replies mean
    * little, but they are read all the same. */
-  auth_ok = dispatch_smtp_job_finish_auth (job, cancellable, &auth_error);
+  auth_ok = sign_in == NULL || dispatch_smtp_dialogue_finish_sign_in (job, sign_in, cancellable, &auth_error);
   if (!auth_ok && !is_refusal (auth_error))
     {
       g_propagate_error (error, g_steal_pointer (&auth_error));
@@ -151,14 +191,14 @@ read_envelope_replies (DispatchSmtpJob     *job,
     }
   /* "Bad sequence" right after a success is the server objecting to the pipelining itself. */
   if (!mail_ok && code == 503 && auth_ok)
-    job->pipelining_refused = TRUE;
+    tx->pipelining_refused = TRUE;
 
   for (guint i = 0; recipients[i] != NULL; i++)
     {
       if (!read_rcpt_reply (job, recipients[i], &code, cancellable, error))
         return FALSE;
       if (code == 503 && mail_ok)
-        job->pipelining_refused = TRUE;
+        tx->pipelining_refused = TRUE;
     }
 
   if (auth_error != NULL)
@@ -171,7 +211,7 @@ read_envelope_replies (DispatchSmtpJob     *job,
       g_propagate_error (error, g_steal_pointer (&sender_error));
       return FALSE;
     }
-  if (job->result->accepted->len == 0)
+  if (dispatch_smtp_job_get_result (job)->accepted->len == 0)
     {
       set_recipients_error (job, error);
       return FALSE;
@@ -184,13 +224,15 @@ build_mail_command (DispatchSmtpJob  *job,
                     guint64           size,
                     GError          **error)
 {
-  DispatchSmtpBody body = dispatch_message_needs_8bitmime (job->message) ? DISPATCH_SMTP_BODY_8BITMIME
-                                                                         : DISPATCH_SMTP_BODY_NONE;
-  gboolean declare_size = dispatch_smtp_capabilities_has (job->capabilities, DISPATCH_SMTP_CAPABILITY_SIZE);
+  DispatchMessage *message = dispatch_smtp_job_get_message (job);
+  DispatchSmtpBody body = dispatch_message_needs_8bitmime (message) ? DISPATCH_SMTP_BODY_8BITMIME
+                                                                    : DISPATCH_SMTP_BODY_NONE;
+  gboolean declare_size = dispatch_smtp_capabilities_has (dispatch_smtp_job_get_capabilities (job),
+                                                          DISPATCH_SMTP_CAPABILITY_SIZE);
 
-  return dispatch_smtp_command_mail_from (dispatch_message_get_envelope_from (job->message),
+  return dispatch_smtp_command_mail_from (dispatch_message_get_envelope_from (message),
                                           declare_size ? size : 0, body,
-                                          dispatch_message_needs_smtputf8 (job->message), error);
+                                          dispatch_message_needs_smtputf8 (message), error);
 }
 
 /* Without PIPELINING: one command, one reply (RFC 5321 §4.1.1). */
@@ -211,9 +253,8 @@ lockstep_envelope (DispatchSmtpJob     *job,
 
   for (guint i = 0; recipients[i] != NULL; i++)
     {
-      g_autofree char *rcpt = dispatch_smtp_command_rcpt_to (recipients[i],
-                                                             dispatch_message_needs_smtputf8 (job->message),
-                                                             error);
+      gboolean utf8 = dispatch_message_needs_smtputf8 (dispatch_smtp_job_get_message (job));
+      g_autofree char *rcpt = dispatch_smtp_command_rcpt_to (recipients[i], utf8, error);
 
       if (rcpt == NULL || !dispatch_smtp_job_send (job, rcpt, NULL, cancellable, error))
         return FALSE;
@@ -221,7 +262,7 @@ lockstep_envelope (DispatchSmtpJob     *job,
         return FALSE;
     }
 
-  if (job->result->accepted->len == 0)
+  if (dispatch_smtp_job_get_result (job)->accepted->len == 0)
     {
       set_recipients_error (job, error);
       return FALSE;
@@ -243,9 +284,8 @@ queue_envelope (DispatchSmtpJob     *job,
 
   for (guint i = 0; recipients[i] != NULL; i++)
     {
-      g_autofree char *rcpt = dispatch_smtp_command_rcpt_to (recipients[i],
-                                                             dispatch_message_needs_smtputf8 (job->message),
-                                                             error);
+      gboolean utf8 = dispatch_message_needs_smtputf8 (dispatch_smtp_job_get_message (job));
+      g_autofree char *rcpt = dispatch_smtp_command_rcpt_to (recipients[i], utf8, error);
 
       if (rcpt == NULL || !dispatch_smtp_job_queue (job, rcpt, NULL, cancellable, error))
         return FALSE;
@@ -262,7 +302,7 @@ set_pipelining_error (DispatchSmtpJob  *job,
   dispatch_set_error (error, DISPATCH_ERROR_PROTOCOL, DISPATCH_SMTP_STAGE_RECIPIENT, NULL, NULL,
                       /* Translators: %s is a server name */
                       _("%s refused commands sent together (PIPELINING) although it offers that."),
-                      dispatch_smtp_job_host (job));
+                      dispatch_smtp_job_get_host (job));
 }
 
 /* The reply to the end of the data: "250 … queued as X", or the reason for refusal. */
@@ -278,7 +318,7 @@ check_final_reply (DispatchSmtpJob    *job,
     {
       if (dispatch_smtp_reply_get_code (reply) == 552)
         {
-          guint64 max = dispatch_smtp_capabilities_get_max_size (job->capabilities);
+          guint64 max = dispatch_smtp_capabilities_get_max_size (dispatch_smtp_job_get_capabilities (job));
           g_autofree char *limit = max > 0 ? g_format_size (max) : NULL;
           g_autofree char *hint = limit ? g_strdup_printf (_("The server accepts messages up to %s; "
                                                              "send smaller or fewer attachments."), limit)
@@ -295,7 +335,7 @@ check_final_reply (DispatchSmtpJob    *job,
       return FALSE;
     }
 
-  job->result->final_reply = dispatch_smtp_reply_to_string (reply);
+  dispatch_smtp_job_get_result (job)->final_reply = dispatch_smtp_reply_to_string (reply);
   text = dispatch_smtp_reply_get_text (reply);
   queued = strstr (text, "queued as ");
   if (queued == NULL)
@@ -309,114 +349,8 @@ check_final_reply (DispatchSmtpJob    *job,
       while (len > 0 && (start[len - 1] == '.' || start[len - 1] == ']'))
         len--;
       if (len > 0)
-        job->result->queue_id = g_strndup (start, len);
+        dispatch_smtp_job_get_result (job)->queue_id = g_strndup (start, len);
     }
-  return TRUE;
-}
-
-/* ─── BDAT framing (RFC 3030): a stream that cuts what is written to it into chunks ────── */
-
-#define DISPATCH_TYPE_BDAT_STREAM (dispatch_bdat_stream_get_type ())
-G_DECLARE_FINAL_TYPE (DispatchBdatStream, dispatch_bdat_stream, DISPATCH, BDAT_STREAM, GOutputStream)
-
-struct _DispatchBdatStream
-{
-  GOutputStream parent_instance;
-
-  DispatchSmtpJob *job;                 /* borrowed */
-  GByteArray *chunk;
-  gsize chunk_size;
-  guint n_chunks;           /* sent and not yet answered */
-  gboolean lockstep;        /* wait for each chunk's reply (no PIPELINING) */
-  GError *reply_error;      /* a refused chunk, in lock-step mode */
-};
-
-G_DEFINE_FINAL_TYPE (DispatchBdatStream, dispatch_bdat_stream, G_TYPE_OUTPUT_STREAM)
-
-static gboolean
-bdat_send_chunk (DispatchBdatStream  *self,
-                 gboolean             last,
-                 GCancellable        *cancellable,
-                 GError             **error)
-{
-  g_autofree char *command = dispatch_smtp_command_bdat (self->chunk->len, last);
-  GOutputStream *output = dispatch_smtp_connection_get_output (self->job->connection);
-
-  if (!dispatch_smtp_job_queue (self->job, command, NULL, cancellable, error))
-    return FALSE;
-  if (!g_output_stream_write_all (output, self->chunk->data, self->chunk->len, NULL, cancellable, error))
-    return FALSE;
-  self->n_chunks++;
-  g_byte_array_set_size (self->chunk, 0);
-
-  if (self->lockstep && !last)
-    {
-      g_autoptr(DispatchSmtpReply) reply = dispatch_smtp_job_read_reply (self->job, DISPATCH_SMTP_STAGE_DATA,
-                                                       cancellable, error);
-      if (reply == NULL)
-        return FALSE;
-      self->n_chunks--;
-      if (dispatch_smtp_reply_get_class (reply) != 2)
-        {
-          check_final_reply (self->job, reply, &self->reply_error);
-          /* Past a refused chunk the server is out of the transaction: QUIT is understood. */
-          self->job->can_quit = TRUE;
-          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, self->reply_error->message);
-          return FALSE;
-        }
-    }
-  return TRUE;
-}
-
-static gssize
-dispatch_bdat_stream_write (GOutputStream  *stream,
-                            const void     *buffer,
-                            gsize           count,
-                            GCancellable   *cancellable,
-                            GError        **error)
-{
-  DispatchBdatStream *self = DISPATCH_BDAT_STREAM (stream);
-  gsize n = MIN (count, self->chunk_size - self->chunk->len);
-
-  g_byte_array_append (self->chunk, buffer, n);
-  if (self->chunk->len == self->chunk_size && !bdat_send_chunk (self, FALSE, cancellable, error))
-    return -1;
-  return n;
-}
-
-static void
-dispatch_bdat_stream_finalize (GObject *object)
-{
-  DispatchBdatStream *self = DISPATCH_BDAT_STREAM (object);
-
-  g_byte_array_unref (self->chunk);
-  g_clear_error (&self->reply_error);
-  G_OBJECT_CLASS (dispatch_bdat_stream_parent_class)->finalize (object);
-}
-
-static void
-dispatch_bdat_stream_class_init (DispatchBdatStreamClass *klass)
-{
-  G_OBJECT_CLASS (klass)->finalize = dispatch_bdat_stream_finalize;
-  G_OUTPUT_STREAM_CLASS (klass)->write_fn = dispatch_bdat_stream_write;
-}
-
-static void
-dispatch_bdat_stream_init (DispatchBdatStream *self)
-{
-  self->chunk = g_byte_array_new ();
-}
-
-/* After the end of the data, QUIT may join the same flight (RFC 2920 §3.1). */
-static gboolean
-queue_quit (DispatchSmtpJob  *job,
-            GCancellable     *cancellable,
-            GError          **error)
-{
-  dispatch_smtp_job_set_state (job, DISPATCH_SMTP_STATE_QUITTING);
-  if (!dispatch_smtp_job_queue (job, DISPATCH_SMTP_COMMAND_QUIT, NULL, cancellable, error))
-    return FALSE;
-  job->quit_sent = TRUE;
   return TRUE;
 }
 
@@ -427,7 +361,7 @@ write_message (DispatchSmtpJob  *job,
                GCancellable     *cancellable,
                GError          **error)
 {
-  g_autofree char *size_text = g_format_size_full (job->total, G_FORMAT_SIZE_LONG_FORMAT);
+  g_autofree char *size_text = g_format_size_full (dispatch_smtp_job_get_total (job), G_FORMAT_SIZE_LONG_FORMAT);
   g_autoptr(GError) local_error = NULL;
 
   dispatch_smtp_job_info (job, "(message data: %s)", size_text);
@@ -436,12 +370,13 @@ write_message (DispatchSmtpJob  *job,
 
   /* From the first byte of data to its terminator, nothing else can be said on this
    * connection; a failure in between leaves only closing it. */
-  job->can_quit = FALSE;
-  if (!dispatch_message_write (job->message, stream, dot_stuff, on_message_progress, job,
+  dispatch_smtp_job_set_can_quit (job, FALSE);
+  if (!dispatch_message_write (dispatch_smtp_job_get_message (job), stream, dot_stuff, on_message_progress, job,
                                cancellable, &local_error))
     {
       if (local_error->domain == G_IO_ERROR && !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        dispatch_smtp_connection_propagate_io_error (job->connection, error, g_steal_pointer (&local_error),
+        dispatch_smtp_connection_propagate_io_error (dispatch_smtp_job_get_connection (job), error,
+                                                     g_steal_pointer (&local_error),
                                                      DISPATCH_SMTP_STAGE_DATA);
       else
         g_propagate_error (error, g_steal_pointer (&local_error));
@@ -452,12 +387,13 @@ write_message (DispatchSmtpJob  *job,
 
 /* MAIL, RCPT…, DATA, message, "." — pipelined or in lock-step. */
 static gboolean
-transfer_with_data (DispatchSmtpJob     *job,
-                    gboolean             pipelining,
-                    const char * const  *recipients,
-                    GCancellable        *cancellable,
-                    GError             **error)
+transfer_with_data (DispatchSmtpTransaction  *tx,
+                    gboolean                  pipelining,
+                    const char * const       *recipients,
+                    GCancellable             *cancellable,
+                    GError                  **error)
 {
+  DispatchSmtpJob *job = tx->job;
   g_autoptr(DispatchSmtpReply) go_ahead = NULL;
   g_autoptr(DispatchSmtpReply) final = NULL;
   g_autoptr(GError) envelope_error = NULL;
@@ -465,22 +401,22 @@ transfer_with_data (DispatchSmtpJob     *job,
   if (pipelining)
     {
       /* RFC 2920 §3.1: DATA may end the group; its reply tells whether to send the data. */
-      if (!queue_envelope (job, job->total, recipients, cancellable, error) ||
+      if (!queue_envelope (job, dispatch_smtp_job_get_total (job), recipients, cancellable, error) ||
           !dispatch_smtp_job_queue (job, DISPATCH_SMTP_COMMAND_DATA, NULL, cancellable, error))
         return FALSE;
-      if (!read_envelope_replies (job, recipients, cancellable, &envelope_error) &&
+      if (!read_envelope_replies (tx, recipients, cancellable, &envelope_error) &&
           !is_refusal (envelope_error))
         {
           g_propagate_error (error, g_steal_pointer (&envelope_error));
           return FALSE;
         }
       /* Some recipients lost to the server's objection: the message waits for the retry. */
-      if (envelope_error == NULL && job->pipelining_refused)
-        set_pipelining_error (job, &envelope_error);
+      if (envelope_error == NULL && tx->pipelining_refused)
+        set_pipelining_error (tx->job, &envelope_error);
     }
   else
     {
-      if (!lockstep_envelope (job, job->total, recipients, cancellable, error) ||
+      if (!lockstep_envelope (job, dispatch_smtp_job_get_total (job), recipients, cancellable, error) ||
           !dispatch_smtp_job_send (job, DISPATCH_SMTP_COMMAND_DATA, NULL, cancellable, error))
         return FALSE;
     }
@@ -491,8 +427,8 @@ transfer_with_data (DispatchSmtpJob     *job,
 
   if (pipelining && envelope_error == NULL && dispatch_smtp_reply_get_code (go_ahead) == 503)
     {
-      job->pipelining_refused = TRUE;
-      set_pipelining_error (job, error);
+      tx->pipelining_refused = TRUE;
+      set_pipelining_error (tx->job, error);
       return FALSE;
     }
 
@@ -502,8 +438,8 @@ transfer_with_data (DispatchSmtpJob     *job,
        * must refuse (RFC 2920 §3.1); then we report the envelope's failure. One that accepted
        * recipients after a refused sign-in would deliver that empty message: hanging up
        * aborts the transaction instead (RFC 5321 §3.8). */
-      if (dispatch_smtp_reply_get_code (go_ahead) == 354 && job->result->accepted->len > 0)
-        job->can_quit = FALSE;
+      if (dispatch_smtp_reply_get_code (go_ahead) == 354 && dispatch_smtp_job_get_result (job)->accepted->len > 0)
+        dispatch_smtp_job_set_can_quit (job, FALSE);
       else if (dispatch_smtp_reply_get_code (go_ahead) == 354)
         {
           g_autoptr(DispatchSmtpReply) ignored = NULL;
@@ -522,14 +458,15 @@ transfer_with_data (DispatchSmtpJob     *job,
       return FALSE;
     }
 
-  if (!write_message (job, dispatch_smtp_connection_get_output (job->connection), TRUE, cancellable, error))
+  if (!write_message (job, dispatch_smtp_connection_get_output (dispatch_smtp_job_get_connection (job)), TRUE,
+                      cancellable, error))
     return FALSE;
   if (!dispatch_smtp_job_queue (job, DISPATCH_SMTP_DATA_END, NULL, cancellable, error))
     return FALSE;
-  job->can_quit = TRUE;
-  dispatch_smtp_job_progress (job, job->total);
+  dispatch_smtp_job_set_can_quit (job, TRUE);
+  dispatch_smtp_job_progress (job, dispatch_smtp_job_get_total (job));
 
-  if (pipelining && !queue_quit (job, cancellable, error))
+  if (pipelining && !dispatch_smtp_dialogue_queue_quit (job, cancellable, error))
     return FALSE;
 
   final = dispatch_smtp_job_read_reply (job, DISPATCH_SMTP_STAGE_DATA, cancellable, error);
@@ -541,62 +478,61 @@ transfer_with_data (DispatchSmtpJob     *job,
 /* MAIL, RCPT…, BDAT n, …, BDAT n LAST (RFC 3030): no dot-stuffing, and with PIPELINING a small
  * message leaves in the same flight as its envelope and the QUIT. */
 static gboolean
-transfer_with_bdat (DispatchSmtpJob     *job,
-                    gboolean             pipelining,
-                    const char * const  *recipients,
-                    GCancellable        *cancellable,
-                    GError             **error)
+transfer_with_bdat (DispatchSmtpTransaction  *tx,
+                    gboolean                  pipelining,
+                    const char * const       *recipients,
+                    GCancellable             *cancellable,
+                    GError                  **error)
 {
-  g_autoptr(DispatchBdatStream) bdat = NULL;
+  DispatchSmtpJob *job = tx->job;
+  g_autoptr(DispatchSmtpBdatStream) bdat = NULL;
   g_autoptr(GError) envelope_error = NULL;
   g_autoptr(GError) data_error = NULL;
   g_autoptr(DispatchSmtpReply) final = NULL;
   /* BDAT … LAST commits the message: it never leaves before the sign-in's 235 is read. */
-  gboolean one_flight = pipelining && job->total <= ONE_FLIGHT_MAX && job->auth_pending == NULL;
+  gboolean one_flight = pipelining && dispatch_smtp_job_get_total (job) <= ONE_FLIGHT_MAX && tx->auth_pending == NULL;
   g_autoptr(GError) write_error = NULL;
+  guint n_awaited;
 
   if (!pipelining)
     {
-      if (!lockstep_envelope (job, job->total, recipients, cancellable, error))
+      if (!lockstep_envelope (job, dispatch_smtp_job_get_total (job), recipients, cancellable, error))
         return FALSE;
     }
   else
     {
-      if (!queue_envelope (job, job->total, recipients, cancellable, error))
+      if (!queue_envelope (job, dispatch_smtp_job_get_total (job), recipients, cancellable, error))
         return FALSE;
       /* A big upload waits for the envelope's verdict: one round trip is cheap next to
        * sending megabytes nobody will take. So does any message behind a sign-in. */
-      if (!one_flight && !read_envelope_replies (job, recipients, cancellable, error))
+      if (!one_flight && !read_envelope_replies (tx, recipients, cancellable, error))
         return FALSE;
-      if (!one_flight && job->pipelining_refused)
+      if (!one_flight && tx->pipelining_refused)
         {
-          set_pipelining_error (job, error);
+          set_pipelining_error (tx->job, error);
           return FALSE;
         }
     }
 
-  bdat = g_object_new (DISPATCH_TYPE_BDAT_STREAM, NULL);
-  bdat->job = job;
-  bdat->chunk_size = pipelining ? CHUNK_PIPELINED : CHUNK_LOCKSTEP;
-  bdat->lockstep = !pipelining;
+  bdat = dispatch_smtp_bdat_stream_new (job, pipelining ? CHUNK_PIPELINED : CHUNK_LOCKSTEP, !pipelining);
 
   if (!write_message (job, G_OUTPUT_STREAM (bdat), FALSE, cancellable, &write_error) ||
-      !bdat_send_chunk (bdat, TRUE, cancellable, &write_error))
+      !dispatch_smtp_bdat_stream_send_last (bdat, cancellable, &write_error))
     {
-      if (bdat->reply_error != NULL)
-        g_propagate_error (error, g_steal_pointer (&bdat->reply_error));
+      if (dispatch_smtp_bdat_stream_get_refusal (bdat) != NULL)
+        check_final_reply (job, dispatch_smtp_bdat_stream_get_refusal (bdat), error);
       else
         g_propagate_error (error, g_steal_pointer (&write_error));
       return FALSE;
     }
-  job->can_quit = TRUE;
-  dispatch_smtp_job_progress (job, job->total);
+  dispatch_smtp_job_set_can_quit (job, TRUE);
+  dispatch_smtp_job_progress (job, dispatch_smtp_job_get_total (job));
 
-  if (pipelining && !queue_quit (job, cancellable, error))
+  if (pipelining && !dispatch_smtp_dialogue_queue_quit (job, cancellable, error))
     return FALSE;
 
   if (one_flight &&
-      !read_envelope_replies (job, recipients, cancellable, &envelope_error) &&
+      !read_envelope_replies (tx, recipients, cancellable, &envelope_error) &&
       !is_refusal (envelope_error))
     {
       g_propagate_error (error, g_steal_pointer (&envelope_error));
@@ -604,16 +540,17 @@ transfer_with_bdat (DispatchSmtpJob     *job,
     }
 
   /* One reply per chunk still unanswered; the last one is the verdict on the message. */
-  for (guint i = 0; i < bdat->n_chunks; i++)
+  n_awaited = dispatch_smtp_bdat_stream_get_n_awaited (bdat);
+  for (guint i = 0; i < n_awaited; i++)
     {
       g_autoptr(DispatchSmtpReply) reply = dispatch_smtp_job_read_reply (job, DISPATCH_SMTP_STAGE_DATA, cancellable, error);
 
       if (reply == NULL)
         return FALSE;
       if (pipelining && dispatch_smtp_reply_get_code (reply) == 503 && envelope_error == NULL &&
-          job->result->accepted->len > 0)
-        job->pipelining_refused = TRUE;
-      if (i + 1 < bdat->n_chunks)
+          dispatch_smtp_job_get_result (job)->accepted->len > 0)
+        tx->pipelining_refused = TRUE;
+      if (i + 1 < n_awaited)
         {
           if (dispatch_smtp_reply_get_class (reply) != 2 && data_error == NULL && envelope_error == NULL)
             check_final_reply (job, reply, &data_error);
@@ -635,38 +572,67 @@ transfer_with_bdat (DispatchSmtpJob     *job,
   return check_final_reply (job, final, error);
 }
 
-gboolean
-dispatch_smtp_job_transaction (DispatchSmtpJob  *job,
-                               GCancellable     *cancellable,
-                               GError          **error)
+/* With PIPELINING, an AUTH that completes in one reply need not wait for it: the transaction
+ * follows in the same flight and reads the reply first. Any other sign-in is done in lock-step
+ * before the transaction starts. */
+static gboolean
+start_sign_in (DispatchSmtpTransaction  *tx,
+               DispatchSmtpSignIn       *sign_in,
+               gboolean                  pipelining,
+               GCancellable             *cancellable,
+               GError                  **error)
 {
-  DispatchSmtpCapabilities *caps = job->capabilities;
-  gboolean pipelining = !job->lockstep && dispatch_smtp_capabilities_has (caps, DISPATCH_SMTP_CAPABILITY_PIPELINING);
+  g_autoptr(DispatchSmtpSignIn) owned = sign_in;
+
+  if (pipelining && dispatch_smtp_sign_in_completes_at_once (sign_in))
+    {
+      if (!dispatch_smtp_dialogue_queue_sign_in (tx->job, sign_in, cancellable, error))
+        return FALSE;
+      tx->auth_pending = g_steal_pointer (&owned);
+      return TRUE;
+    }
+  return dispatch_smtp_dialogue_sign_in (tx->job, sign_in, cancellable, error);
+}
+
+gboolean
+dispatch_smtp_transaction_run (DispatchSmtpTransaction  *tx,
+                               DispatchSmtpSignIn       *sign_in,
+                               GError                  **error)
+{
+  DispatchSmtpJob *job = tx->job;
+  GCancellable *cancellable = dispatch_smtp_job_get_cancellable (job);
+  DispatchSmtpCapabilities *caps = dispatch_smtp_job_get_capabilities (job);
+  gboolean pipelining = !tx->lockstep && dispatch_smtp_capabilities_has (caps, DISPATCH_SMTP_CAPABILITY_PIPELINING);
   gboolean chunking = dispatch_smtp_capabilities_has (caps, DISPATCH_SMTP_CAPABILITY_CHUNKING);
   guint64 max_size = dispatch_smtp_capabilities_get_max_size (caps);
   g_autoptr(GError) size_error = NULL;
   const char * const *recipients;
+  guint64 total;
+
+  if (sign_in != NULL && !start_sign_in (tx, sign_in, pipelining, cancellable, error))
+    return FALSE;
 
   dispatch_smtp_job_set_state (job, DISPATCH_SMTP_STATE_SENDING_ENVELOPE);
 
   /* Built now that we know whether the server takes 8-bit text and UTF-8 addresses. */
-  if (!dispatch_message_prepare (job->message,
+  if (!dispatch_message_prepare (dispatch_smtp_job_get_message (job),
                                  dispatch_smtp_capabilities_has (caps, DISPATCH_SMTP_CAPABILITY_8BITMIME),
                                  dispatch_smtp_capabilities_has (caps, DISPATCH_SMTP_CAPABILITY_SMTPUTF8),
                                  cancellable, error))
     return FALSE;
 
-  job->total = dispatch_message_get_size (job->message, cancellable, &size_error);
+  total = dispatch_message_get_size (dispatch_smtp_job_get_message (job), cancellable, &size_error);
   if (size_error != NULL)
     {
       g_propagate_error (error, g_steal_pointer (&size_error));
       return FALSE;
     }
+  dispatch_smtp_job_set_total (job, total);
 
   /* RFC 1870: refusing up front costs nothing; uploading 25 MB to hear 552 costs minutes. */
-  if (max_size > 0 && job->total > max_size)
+  if (max_size > 0 && dispatch_smtp_job_get_total (job) > max_size)
     {
-      g_autofree char *have = g_format_size (job->total);
+      g_autofree char *have = g_format_size (dispatch_smtp_job_get_total (job));
       g_autofree char *limit = g_format_size (max_size);
       g_autofree char *hint = g_strdup_printf (_("The server accepts messages up to %s; send smaller "
                                                  "or fewer attachments."), limit);
@@ -678,18 +644,34 @@ dispatch_smtp_job_transaction (DispatchSmtpJob  *job,
       return FALSE;
     }
 
-  recipients = dispatch_message_get_envelope_recipients (job->message);
-  job->result->used_pipelining = pipelining;
-  job->result->used_chunking = chunking;
+  recipients = dispatch_message_get_envelope_recipients (dispatch_smtp_job_get_message (job));
+  dispatch_smtp_job_get_result (job)->used_pipelining = pipelining;
+  dispatch_smtp_job_get_result (job)->used_chunking = chunking;
 
   if (chunking)
     {
-      if (!transfer_with_bdat (job, pipelining, recipients, cancellable, error))
+      if (!transfer_with_bdat (tx, pipelining, recipients, cancellable, error))
         return FALSE;
     }
-  else if (!transfer_with_data (job, pipelining, recipients, cancellable, error))
+  else if (!transfer_with_data (tx, pipelining, recipients, cancellable, error))
     return FALSE;
 
-  job->result->bytes_sent = job->total;
+  dispatch_smtp_job_get_result (job)->bytes_sent = dispatch_smtp_job_get_total (job);
+  return TRUE;
+}
+
+gboolean
+dispatch_smtp_transaction_should_retry (DispatchSmtpTransaction *tx,
+                                        const GError            *error)
+{
+  /* A server stricter than RFC 2920 refused commands sent together; nothing was delivered.
+   * The same send in lock-step is what the user asked for, so it is done at once — once. */
+  if (!tx->pipelining_refused || tx->lockstep || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return FALSE;
+
+  dispatch_smtp_job_info (tx->job, "The server refused commands sent together (PIPELINING); "
+                                   "sending again one command at a time");
+  g_clear_pointer (&tx->auth_pending, dispatch_smtp_sign_in_free);
+  tx->lockstep = TRUE;
   return TRUE;
 }
