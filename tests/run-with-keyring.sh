@@ -17,7 +17,9 @@ if ! command -v dbus-run-session >/dev/null 2>&1 || ! command -v gnome-keyring-d
 fi
 
 home=$(mktemp -d "${TMPDIR:-/tmp}/dispatch-keyring-XXXXXX")
-trap 'rm -rf "$home"' EXIT
+# Where xdg-desktop-portal is installed, GTK starts it, and it mounts the document portal's FUSE
+# file system under $XDG_RUNTIME_DIR/doc; it may still be mounted when the session ends.
+trap 'fusermount -u -z "$home/run/doc" 2>/dev/null || true; rm -rf "$home" 2>/dev/null || { sleep 1; rm -rf "$home"; }' EXIT
 export HOME="$home" XDG_DATA_HOME="$home/data" XDG_RUNTIME_DIR="$home/run" XDG_CONFIG_HOME="$home/config"
 mkdir -p "$XDG_DATA_HOME" "$XDG_RUNTIME_DIR" "$XDG_CONFIG_HOME"
 chmod 700 "$XDG_RUNTIME_DIR"

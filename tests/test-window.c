@@ -551,6 +551,131 @@ test_partial_success (void)
   close_window (window);
 }
 
+/* One whole SMTP dialogue that ends with @final for the message. */
+static DispatchTestServer *
+new_one_message_server (const char *final)
+{
+  g_autofree char *script = g_strdup_printf (
+    "send 220 test.example ESMTP\n"
+    "expect EHLO *\n"
+    "send 250 test.example\n"
+    "expect MAIL FROM:<ann@example.org>*\n"
+    "send 250 Ok\n"
+    "expect RCPT TO:<bob@example.org>\n"
+    "send 250 Ok\n"
+    "expect DATA\n"
+    "send 354 Go ahead\n"
+    "data\n"
+    "send %s\n"
+    "expect QUIT\n"
+    "send 221 Bye\n", final);
+
+  return dispatch_test_server_new (script);
+}
+
+/* Types into the body as a person would: the focus is there and the cursor blinks. */
+static void
+focus_body (DispatchWindow *window)
+{
+  GtkWidget *body = child (window, "body_view");
+
+  gtk_widget_grab_focus (body);
+  g_assert_true (gtk_widget_has_focus (body));
+  spin (250);
+}
+
+/* As a click does: the button takes the focus, then its action runs. */
+static void
+click_send (DispatchWindow *window)
+{
+  GtkWidget *button = child (window, "send_button");
+
+  g_assert_true (gtk_widget_is_sensitive (button));
+  gtk_widget_grab_focus (button);
+  g_signal_emit_by_name (button, "clicked");
+}
+
+/* Send while the cursor blinks in the body, then again after a result, an error and a Cancel.
+ * GTK 4.8 aborts (gtktextview.c blink_cb) when a focused text view's cursor is hidden while its
+ * blink timer runs; gtk_test_init turns blinking off, so it is turned back on here. */
+static void
+test_send_again_blinking (void)
+{
+  GtkSettings *settings = gtk_settings_get_default ();
+  DispatchWindow *window;
+  GtkWidget *body;
+
+  g_object_set (settings,
+                "gtk-cursor-blink", TRUE,
+                "gtk-cursor-blink-time", 100,
+                "gtk-cursor-blink-timeout", 3600,
+                NULL);
+
+  remove_draft ();
+  configure_account (2525);
+  window = open_window ();
+  body = child (window, "body_view");
+  fill_form (window);
+
+  for (guint round = 0; round < 3; round++)
+    {
+      g_autoptr(DispatchTestServer) server = NULL;
+      g_autofree char *result = NULL;
+      const char *final = round == 1 ? "554 5.7.1 Message rejected" : "250 2.0.0 Ok: queued as AGAIN";
+
+      server = new_one_message_server (final);
+      configure_account (dispatch_test_server_start (server));
+      focus_body (window);
+      click_send (window);
+      g_assert_true (dispatch_window_is_sending (window));
+      /* The read-only body may be clicked into during the send: its cursor blinks on. */
+      spin (350);
+      gtk_widget_grab_focus (body);
+      WAIT_UNTIL (!dispatch_window_is_sending (window));
+      finish_server (server);
+      spin (350);
+
+      result = result_text (window);
+      g_assert_nonnull (strstr (result, round == 1 ? "The server refused the message\n" : "Message sent\n"));
+      g_assert_true (gtk_text_view_get_editable (GTK_TEXT_VIEW (body)));
+      g_assert_true (gtk_text_view_get_cursor_visible (GTK_TEXT_VIEW (body)));
+      g_assert_true (send_enabled (window));
+    }
+
+  /* Cancelled mid-send, then sent. */
+  {
+    g_autoptr(DispatchTestServer) stalled = dispatch_test_server_new ("send 220 slow.example ESMTP\n"
+                                                                      "expect EHLO *\n"
+                                                                      "stall\n");
+    g_autoptr(DispatchTestServer) server = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *result = NULL;
+
+    configure_account (dispatch_test_server_start (stalled));
+    focus_body (window);
+    click_send (window);
+    WAIT_UNTIL (dispatch_transcript_view_get_n_lines (DISPATCH_TRANSCRIPT_VIEW (child (window, "transcript_view"))) >= 2);
+    gtk_widget_grab_focus (body);
+    spin (350);
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.cancel", NULL));
+    dispatch_test_server_finish (stalled, &error);
+    spin (350);
+
+    server = new_one_message_server ("250 2.0.0 Ok: queued as AFTERCANCEL");
+    configure_account (dispatch_test_server_start (server));
+    focus_body (window);
+    click_send (window);
+    WAIT_UNTIL (!dispatch_window_is_sending (window));
+    finish_server (server);
+    result = result_text (window);
+    g_assert_nonnull (strstr (result, "AFTERCANCEL"));
+  }
+
+  close_window (window);
+  remove_draft ();
+  g_object_set (settings, "gtk-cursor-blink", FALSE, NULL);
+}
+
 static void
 test_cancel (void)
 {
@@ -1212,6 +1337,7 @@ main (int   argc,
   g_test_add_func ("/window/server-refuses", test_server_refuses);
   g_test_add_func ("/window/partial-success", test_partial_success);
   g_test_add_func ("/window/cancel", test_cancel);
+  g_test_add_func ("/window/send-again-blinking", test_send_again_blinking);
   g_test_add_func ("/window/invalid-address", test_invalid_address);
   g_test_add_func ("/window/paste-image", test_paste_image);
   g_test_add_func ("/window/drop-files", test_drop_files);

@@ -41,6 +41,7 @@ struct _DispatchWindow
   GtkRevealer            *status_revealer;
   GtkLabel               *phase_label;
   GtkProgressBar         *progress_bar;
+  GtkButton              *cancel_button;
   DispatchTranscriptView *transcript_view;
 
   /* Owned references */
@@ -50,6 +51,9 @@ struct _DispatchWindow
   DispatchAccount        *account;      /* what it was sent with, for the certificate dialog */
   GCancellable           *cancellable;  /* of the send under way */
   char                   *discarded;    /* the draft before "New Message", for Undo */
+
+  /* Weak pointer: the field that had the focus when the form was locked, to return to */
+  GtkWidget              *locked_focus;
 
   guint                   draft_timeout_id;
   guint                   address_timeout_id;

@@ -201,6 +201,21 @@ set_form_locked (DispatchWindow *self,
 
   self->form_locked = locked;
 
+  /* A field that cannot take input should not keep the keyboard: Cancel takes it for the time
+   * of the send (Escape or Space stops it), and the field gets it back afterwards. The text
+   * view's cursor is left alone — hiding it while its blink timer runs aborts GTK 4.8
+   * (gtktextview.c blink_cb asserts that the cursor is visible). */
+  if (locked)
+    {
+      GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (self));
+
+      if (focus != NULL && gtk_widget_is_ancestor (focus, GTK_WIDGET (self->compose_box)))
+        {
+          g_set_weak_pointer (&self->locked_focus, focus);
+          gtk_widget_grab_focus (GTK_WIDGET (self->cancel_button));
+        }
+    }
+
   for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
     {
       GtkEditable *text = gtk_editable_get_delegate (GTK_EDITABLE (rows[i]));
@@ -210,7 +225,6 @@ set_form_locked (DispatchWindow *self,
     }
 
   gtk_text_view_set_editable (self->body_view, !locked);
-  gtk_text_view_set_cursor_visible (self->body_view, !locked);
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->body_view), GTK_ACCESSIBLE_PROPERTY_READ_ONLY, locked, -1);
   gtk_widget_set_sensitive (GTK_WIDGET (self->cc_bcc_button), !locked);
 
@@ -220,6 +234,17 @@ set_form_locked (DispatchWindow *self,
     {
       if (DISPATCH_IS_ATTACHMENT_ROW (child))
         set_attachment_removable (child, !locked);
+    }
+
+  /* Back to where the user was, unless they have moved on meanwhile. */
+  if (!locked && self->locked_focus != NULL)
+    {
+      GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (self));
+
+      if (focus == NULL || focus == GTK_WIDGET (self->cancel_button) ||
+          !gtk_widget_get_mapped (focus))
+        gtk_widget_grab_focus (self->locked_focus);
+      g_clear_weak_pointer (&self->locked_focus);
     }
 }
 
@@ -656,6 +681,7 @@ dispatch_window_dispose (GObject *object)
   g_clear_object (&self->session);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->account);
+  g_clear_weak_pointer (&self->locked_focus);
 
   gtk_widget_dispose_template (GTK_WIDGET (self), DISPATCH_TYPE_WINDOW);
 
@@ -769,6 +795,7 @@ dispatch_window_class_init (DispatchWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, status_revealer);
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, phase_label);
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, progress_bar);
+  gtk_widget_class_bind_template_child (widget_class, DispatchWindow, cancel_button);
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, transcript_view);
 
   _dispatch_window_class_actions_init (klass);
