@@ -7,6 +7,7 @@
 #include <gmime/gmime.h>
 #include <glib/gstdio.h>
 
+#include "dispatch-application.h"
 #include "dispatch-attachment-row.h"
 #include "dispatch-engine.h"
 #include "dispatch-secret.h"
@@ -14,6 +15,9 @@
 #include "dispatch-test-server.h"
 #include "dispatch-transcript-view.h"
 #include "dispatch-window.h"
+
+/* Longer than a draft's write delay after typing stops. */
+#define DRAFT_WAIT_MS 1200
 
 /* Every wait is bounded, so a broken build fails instead of hanging. */
 #define WAIT_UNTIL(condition)                                                        \
@@ -51,6 +55,16 @@ set_body (DispatchWindow *window,
           const char     *text)
 {
   gtk_text_buffer_set_text (gtk_text_view_get_buffer (GTK_TEXT_VIEW (child (window, "body_view"))), text, -1);
+}
+
+static char *
+dup_body (DispatchWindow *window)
+{
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (GTK_TEXT_VIEW (child (window, "body_view")));
+  GtkTextIter start, end;
+
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  return gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
 }
 
 static void
@@ -674,6 +688,187 @@ test_send_again_blinking (void)
   close_window (window);
   remove_draft ();
   g_object_set (settings, "gtk-cursor-blink", FALSE, NULL);
+}
+
+/* The first AdwMessageDialog shown for @parent, or NULL. */
+static AdwMessageDialog *
+find_message_dialog_for (GtkWindow *parent)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GtkWindow) window = g_list_model_get_item (toplevels, i);
+
+      if (ADW_IS_MESSAGE_DIALOG (window) && gtk_widget_get_visible (GTK_WIDGET (window)) &&
+          gtk_window_get_transient_for (window) == parent)
+        return ADW_MESSAGE_DIALOG (window);
+    }
+
+  return NULL;
+}
+
+/* One per process: a registered application keeps its object path on the session bus. */
+static DispatchApplication *
+register_application (void)
+{
+  static DispatchApplication *app;
+
+  if (app == NULL)
+    {
+      g_autoptr(GError) error = NULL;
+
+      app = dispatch_application_new ();
+      /* No D-Bus name of ours: the test is its own primary instance. */
+      g_application_set_flags (G_APPLICATION (app), G_APPLICATION_HANDLES_COMMAND_LINE | G_APPLICATION_NON_UNIQUE);
+      g_application_register (G_APPLICATION (app), NULL, &error);
+      g_assert_no_error (error);
+    }
+
+  g_assert_null (gtk_application_get_windows (GTK_APPLICATION (app)));
+  return g_object_ref (app);
+}
+
+static void
+destroy_app_windows (DispatchApplication *app)
+{
+  GList *windows;
+
+  while ((windows = gtk_application_get_windows (GTK_APPLICATION (app))) != NULL)
+    gtk_window_destroy (windows->data);
+  spin (50);
+}
+
+/* A mailto: link (or `dispatch --to …` through the running instance) while the window holds a
+ * draft opens a second window, and leaves the draft and its attachment where they were. */
+static void
+test_mailto_keeps_draft (void)
+{
+  g_autoptr(DispatchApplication) app = register_application ();
+  g_autoptr(GFile) image = make_image_file ("draft-picture.png");
+  DispatchWindow *first;
+  DispatchWindow *second;
+  DispatchWindow *again;
+  g_autofree char *body = NULL;
+
+  remove_draft ();
+  configure_account (2525);
+
+  /* With nothing written yet, the link fills the one window. */
+  first = dispatch_application_get_compose_window (app);
+  gtk_window_present (GTK_WINDOW (first));
+  g_assert_true (dispatch_application_get_compose_window (app) == first);
+
+  fill_form (first);
+  dispatch_window_add_attachment (first, image);
+  WAIT_UNTIL (draft_exists ());
+
+  second = dispatch_application_get_compose_window (app);
+  g_assert_true (second != first);
+  gtk_window_present (GTK_WINDOW (second));
+  g_assert_cmpuint (g_list_length (gtk_application_get_windows (GTK_APPLICATION (app))), ==, 2);
+  dispatch_window_prefill (second, "carol@example.org", NULL, NULL, "From a link", "Hello Carol");
+
+  /* The draft is as it was… */
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (child (first, "to_row"))), ==, "Bob <bob@example.org>");
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (child (first, "subject_row"))), ==, "Lab 3: SMTP by hand");
+  body = dup_body (first);
+  g_assert_true (g_str_has_prefix (body, "Hi Bob,"));
+  g_assert_cmpuint (n_attachments (first), ==, 1);
+  /* …and the new message has nobody's attachment. */
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (child (second, "to_row"))), ==, "carol@example.org");
+  g_assert_cmpuint (n_attachments (second), ==, 0);
+
+  /* Both are written now: a third link gets a third window. */
+  again = dispatch_application_get_compose_window (app);
+  g_assert_true (again != first && again != second);
+  gtk_window_destroy (GTK_WINDOW (again));
+
+  /* The second window's draft is its own, and comes back beside the first when the
+   * application opens its first window again, as at the next start. */
+  spin (DRAFT_WAIT_MS);
+  destroy_app_windows (app);
+  {
+    DispatchApplication *next = app;
+    DispatchWindow *restored = dispatch_application_get_compose_window (next);
+    GList *windows = gtk_application_get_windows (GTK_APPLICATION (next));
+    gboolean found_first = FALSE, found_second = FALSE;
+
+    /* Both windows hold drafts, so the request got a window of its own. */
+    g_assert_cmpuint (g_list_length (windows), ==, 3);
+    g_assert_true (dispatch_window_is_blank (restored));
+    for (GList *l = windows; l != NULL; l = l->next)
+      {
+        const char *to = gtk_editable_get_text (GTK_EDITABLE (child (l->data, "to_row")));
+
+        found_first |= g_str_equal (to, "Bob <bob@example.org>") && n_attachments (l->data) == 1;
+        found_second |= g_str_equal (to, "carol@example.org") && n_attachments (l->data) == 0;
+      }
+    g_assert_true (found_first);
+    g_assert_true (found_second);
+
+    /* Sent or emptied, a window's draft goes: clean up the way a user would. */
+    for (GList *l = gtk_application_get_windows (GTK_APPLICATION (next)); l != NULL; l = l->next)
+      dispatch_window_prefill (l->data, "", "", "", "", "");
+    spin (DRAFT_WAIT_MS);
+    destroy_app_windows (next);
+  }
+  remove_draft ();
+}
+
+/* Closing the window, or quitting, while a message is being sent asks first; "Keep Sending"
+ * keeps it going, "Cancel Sending and Close" stops it and closes. */
+static void
+test_close_while_sending (void)
+{
+  g_autoptr(DispatchApplication) app = register_application ();
+  g_autoptr(DispatchTestServer) server = dispatch_test_server_new (
+    "send 220 slow.example ESMTP\n"
+    "expect EHLO *\n"
+    "stall\n");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GtkWidget) ref = NULL;
+  AdwMessageDialog *dialog;
+  DispatchWindow *window;
+
+  remove_draft ();
+  configure_account (dispatch_test_server_start (server));
+  window = dispatch_application_get_compose_window (app);
+  ref = g_object_ref (GTK_WIDGET (window));
+  gtk_window_present (GTK_WINDOW (window));
+  fill_form (window);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.send", NULL));
+  WAIT_UNTIL (dispatch_transcript_view_get_n_lines (DISPATCH_TRANSCRIPT_VIEW (child (window, "transcript_view"))) >= 2);
+
+  /* Ctrl+Q */
+  g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
+  dialog = find_message_dialog_for (GTK_WINDOW (window));
+  g_assert_nonnull (dialog);
+  g_assert_cmpstr (adw_message_dialog_get_heading (dialog), ==, "A message is being sent");
+  g_assert_true (adw_message_dialog_has_response (dialog, "keep"));
+  g_assert_true (adw_message_dialog_has_response (dialog, "close"));
+  /* What its buttons do */
+  adw_message_dialog_response (dialog, "keep");
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  spin (100);
+  g_assert_true (dispatch_window_is_sending (window));
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (window)));
+  g_assert_null (find_message_dialog_for (GTK_WINDOW (window)));
+
+  /* The window's close button */
+  gtk_window_close (GTK_WINDOW (window));
+  dialog = find_message_dialog_for (GTK_WINDOW (window));
+  g_assert_nonnull (dialog);
+  adw_message_dialog_response (dialog, "close");
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  g_assert_false (dispatch_window_is_sending (window));
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (window)));
+
+  /* The worker let go of the connection, and the application waited for it. */
+  dispatch_test_server_finish (server, &error);
+  WAIT_UNTIL (gtk_application_get_windows (GTK_APPLICATION (app)) == NULL);
+  destroy_app_windows (app);
+  remove_draft ();
 }
 
 static void
@@ -1338,6 +1533,8 @@ main (int   argc,
   g_test_add_func ("/window/partial-success", test_partial_success);
   g_test_add_func ("/window/cancel", test_cancel);
   g_test_add_func ("/window/send-again-blinking", test_send_again_blinking);
+  g_test_add_func ("/window/mailto-keeps-draft", test_mailto_keeps_draft);
+  g_test_add_func ("/window/close-while-sending", test_close_while_sending);
   g_test_add_func ("/window/invalid-address", test_invalid_address);
   g_test_add_func ("/window/paste-image", test_paste_image);
   g_test_add_func ("/window/drop-files", test_drop_files);

@@ -743,6 +743,10 @@ send_cb (GObject      *object,
 
   smtp_result = dispatch_smtp_session_send_finish (session, result, &error);
 
+  /* The worker has let go of the connection: the application may end now (see start_send). */
+  if (g_object_get_data (G_OBJECT (session), "application") != NULL)
+    g_application_release (g_object_get_data (G_OBJECT (session), "application"));
+
   /* Cancelled (and perhaps sent again) meanwhile: this outcome is nobody's business. */
   if (session != self->session)
     return;
@@ -773,6 +777,16 @@ send_with_password (DispatchWindow *self,
                     const char     *password)
 {
   g_autoptr(DispatchMessage) message = _dispatch_window_build_message (self);
+  GtkApplication *application = gtk_window_get_application (GTK_WINDOW (self));
+
+  /* A cancelled send still says QUIT and closes its socket in the worker: quitting waits for
+   * that rather than cutting the thread off mid-call. */
+  if (application != NULL)
+    {
+      g_application_hold (G_APPLICATION (application));
+      g_object_set_data_full (G_OBJECT (self->session), "application",
+                              g_object_ref (application), g_object_unref);
+    }
 
   dispatch_smtp_session_send_async (self->session, self->account, password, NULL, message,
                                     self->cancellable, send_cb, g_object_ref (self));

@@ -18,6 +18,7 @@
 enum {
   PROP_0,
   PROP_SHOW_TRANSCRIPT,
+  PROP_DRAFT_PATH,
   N_PROPS
 };
 
@@ -321,6 +322,15 @@ char *
 dispatch_window_dup_draft_path (void)
 {
   return g_build_filename (g_get_user_data_dir (), "dispatch", "draft", NULL);
+}
+
+char *
+dispatch_window_dup_new_draft_path (void)
+{
+  g_autofree char *uuid = g_uuid_string_random ();
+  g_autofree char *name = g_strconcat (DISPATCH_WINDOW_EXTRA_DRAFT_PREFIX, uuid, NULL);
+
+  return g_build_filename (g_get_user_data_dir (), "dispatch", name, NULL);
 }
 
 char *
@@ -628,11 +638,51 @@ drop_cb (GtkDropTarget  *target,
 
 /* GObject and GtkWindow */
 
+static void
+close_while_sending_response_cb (AdwMessageDialog *dialog,
+                                 const char       *response,
+                                 DispatchWindow   *self)
+{
+  if (g_strcmp0 (response, "close") != 0)
+    return;
+
+  /* The send may have ended while the question was open; either way there is none now. */
+  gtk_widget_activate_action (GTK_WIDGET (self), "win.cancel", NULL);
+  gtk_window_close (GTK_WINDOW (self));
+}
+
+/* Closing would drop the send half-way: ask, the way an editor asks about unsaved changes. */
+static void
+ask_close_while_sending (DispatchWindow *self)
+{
+  GtkWidget *dialog;
+
+  dialog = adw_message_dialog_new (GTK_WINDOW (self),
+                                   _("A message is being sent"),
+                                   _("If you close the window now, the message is not sent. "
+                                     "Sending stops, and what you wrote is kept as a draft."));
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "keep", _("_Keep Sending"),
+                                    "close", _("C_ancel Sending and Close"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "close", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "keep");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "keep");
+  g_signal_connect_object (dialog, "response", G_CALLBACK (close_while_sending_response_cb), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
 static gboolean
 dispatch_window_close_request (GtkWindow *window)
 {
   DispatchWindow *self = DISPATCH_WINDOW (window);
   int width, height;
+
+  if (self->session != NULL)
+    {
+      ask_close_while_sending (self);
+      return TRUE;
+    }
 
   draft_flush (self);
 
@@ -650,6 +700,15 @@ dispatch_window_constructed (GObject *object)
   DispatchWindow *self = (DispatchWindow *)object;
 
   G_OBJECT_CLASS (dispatch_window_parent_class)->constructed (object);
+
+  if (self->draft_file == NULL)
+    {
+      g_autofree char *draft_path = dispatch_window_dup_draft_path ();
+
+      self->draft_file = g_file_new_for_path (draft_path);
+    }
+  draft_load (self);
+  _dispatch_window_update_actions (self);
 
   gtk_window_set_default_size (GTK_WINDOW (self),
                                g_settings_get_int (self->settings, "window-width"),
@@ -738,6 +797,12 @@ dispatch_window_set_property (GObject      *object,
         }
       break;
 
+    case PROP_DRAFT_PATH:
+      g_clear_object (&self->draft_file);
+      if (g_value_get_string (value) != NULL)
+        self->draft_file = g_file_new_for_path (g_value_get_string (value));
+      break;
+
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -762,6 +827,12 @@ dispatch_window_class_init (DispatchWindowClass *klass)
     g_param_spec_boolean ("show-transcript", NULL, NULL,
                           TRUE,
                           (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /* Each window keeps its own draft; NULL means the first window's. */
+  properties[PROP_DRAFT_PATH] =
+    g_param_spec_string ("draft-path", NULL, NULL,
+                         NULL,
+                         (G_PARAM_WRITABLE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -805,7 +876,6 @@ dispatch_window_class_init (DispatchWindowClass *klass)
 static void
 dispatch_window_init (DispatchWindow *self)
 {
-  g_autofree char *draft_path = dispatch_window_dup_draft_path ();
   GtkEventController *controller;
   GtkDropTarget *drop_target;
   GtkWidget *placeholder;
@@ -815,7 +885,6 @@ dispatch_window_init (DispatchWindow *self)
   gtk_widget_init_template (GTK_WIDGET (self));
 
   self->settings = dispatch_settings_new ();
-  self->draft_file = g_file_new_for_path (draft_path);
 
   placeholder = g_object_new (GTK_TYPE_LABEL,
                               "label", _("Drop files here, or paste an image"),
@@ -852,8 +921,6 @@ dispatch_window_init (DispatchWindow *self)
   g_settings_bind (self->settings, "show-transcript", self, "show-transcript", G_SETTINGS_BIND_DEFAULT);
 
   update_from_row (self);
-  draft_load (self);
-  _dispatch_window_update_actions (self);
 }
 
 DispatchWindow *
@@ -864,6 +931,28 @@ dispatch_window_new (GtkApplication *application)
   return g_object_new (DISPATCH_TYPE_WINDOW,
                        "application", application,
                        NULL);
+}
+
+DispatchWindow *
+dispatch_window_new_for_draft (GtkApplication *application,
+                               const char     *draft_path)
+{
+  g_return_val_if_fail (!application || GTK_IS_APPLICATION (application), NULL);
+  g_return_val_if_fail (draft_path != NULL, NULL);
+
+  return g_object_new (DISPATCH_TYPE_WINDOW,
+                       "application", application,
+                       "draft-path", draft_path,
+                       NULL);
+}
+
+gboolean
+dispatch_window_is_blank (DispatchWindow *self)
+{
+  g_return_val_if_fail (DISPATCH_IS_WINDOW (self), FALSE);
+
+  return !_dispatch_window_is_disposed (self) && self->session == NULL &&
+         _dispatch_window_form_is_empty (self);
 }
 
 void
