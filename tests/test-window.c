@@ -871,6 +871,39 @@ test_close_while_sending (void)
   remove_draft ();
 }
 
+/* File names, subjects and server text are shown as they are: toast titles and row titles are
+ * Pango markup in libadwaita 1.2, where "R&D" blanks a toast and "<b>" restyles a row. */
+static void
+test_markup_in_names (void)
+{
+  g_autofree char *folder_path = g_build_filename (g_get_user_data_dir (), "R&D <b>", NULL);
+  g_autoptr(GFile) folder = g_file_new_for_path (folder_path);
+  g_autoptr(GFile) image = make_image_file ("Q&A <i> draft.png");
+  GtkWidget *overlay;
+  DispatchWindow *window;
+  DispatchAttachmentRow *row;
+
+  g_mkdir_with_parents (folder_path, 0700);
+  remove_draft ();
+  configure_account (2525);
+  window = open_window ();
+  overlay = child (window, "toast_overlay");
+
+  dispatch_window_add_attachment (window, folder);
+  WAIT_UNTIL (find_label (overlay, "“R&D <b>” is a folder: only files can be attached"));
+
+  dispatch_window_add_attachment (window, image);
+  row = first_attachment_row (window);
+  g_assert_nonnull (row);
+  WAIT_UNTIL (find_label (GTK_WIDGET (row), "Q&A <i> draft.png"));
+
+  set_text (window, "subject_row", "R&D <b>budget</b>");
+  WAIT_UNTIL (find_label (GTK_WIDGET (window), "R&D <b>budget</b>"));
+
+  close_window (window);
+  remove_draft ();
+}
+
 static void
 test_cancel (void)
 {
@@ -1535,6 +1568,7 @@ main (int   argc,
   g_test_add_func ("/window/send-again-blinking", test_send_again_blinking);
   g_test_add_func ("/window/mailto-keeps-draft", test_mailto_keeps_draft);
   g_test_add_func ("/window/close-while-sending", test_close_while_sending);
+  g_test_add_func ("/window/markup-in-names", test_markup_in_names);
   g_test_add_func ("/window/invalid-address", test_invalid_address);
   g_test_add_func ("/window/paste-image", test_paste_image);
   g_test_add_func ("/window/drop-files", test_drop_files);

@@ -62,9 +62,11 @@ toast (DispatchTranscriptView *self,
        const char             *title)
 {
   GtkWidget *overlay = gtk_widget_get_ancestor (GTK_WIDGET (self), ADW_TYPE_TOAST_OVERLAY);
+  /* Toast titles are Pango markup in libadwaita 1.2: a file named "R&D.txt" would blank it. */
+  g_autofree char *escaped = g_markup_escape_text (title, -1);
 
   if (overlay != NULL)
-    adw_toast_overlay_add_toast (ADW_TOAST_OVERLAY (overlay), adw_toast_new (title));
+    adw_toast_overlay_add_toast (ADW_TOAST_OVERLAY (overlay), adw_toast_new (escaped));
 }
 
 static void

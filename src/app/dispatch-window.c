@@ -42,10 +42,15 @@ void
 _dispatch_window_toast (DispatchWindow *self,
                         const char     *title)
 {
+  g_autofree char *escaped = NULL;
+
   if (_dispatch_window_is_disposed (self))
     return;
 
-  adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (title));
+  /* Toast titles are Pango markup in libadwaita 1.2: a folder named "R&D" would blank the
+   * toast, and server text could restyle it. Every title here is plain text. */
+  escaped = g_markup_escape_text (title, -1);
+  adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (escaped));
 }
 
 GPtrArray *
