@@ -218,15 +218,34 @@ configure_account (guint16 port)
 }
 
 static DispatchWindow *
-open_window (void)
+open_window_sized (int width,
+                   int height)
 {
   DispatchWindow *window = dispatch_window_new (NULL);
 
-  gtk_window_set_default_size (GTK_WINDOW (window), 1120, 820);
+  if (width > 0)
+    gtk_window_set_default_size (GTK_WINDOW (window), width, height);
   gtk_window_present (GTK_WINDOW (window));
   WAIT_UNTIL (gtk_widget_get_mapped (GTK_WIDGET (window)));
 
   return window;
+}
+
+/* At the size a first start has (the schema's default): the size of the screenshots. */
+static DispatchWindow *
+open_window_default_size (void)
+{
+  g_autoptr(GSettings) settings = dispatch_settings_new ();
+  g_autoptr(GVariant) width = g_settings_get_default_value (settings, "window-width");
+  g_autoptr(GVariant) height = g_settings_get_default_value (settings, "window-height");
+
+  return open_window_sized (g_variant_get_int32 (width), g_variant_get_int32 (height));
+}
+
+static DispatchWindow *
+open_window (void)
+{
+  return open_window_sized (1120, 820);
 }
 
 static void
@@ -371,6 +390,86 @@ finish_server (DispatchTestServer *server)
     g_error ("The test server failed: %s", error->message);
 }
 
+/* Is @widget wholly inside the visible part of @scroller? */
+static gboolean
+shown_in (GtkWidget *widget,
+          GtkWidget *scroller)
+{
+  graphene_rect_t bounds;
+
+  if (!gtk_widget_get_mapped (widget) || !gtk_widget_compute_bounds (widget, scroller, &bounds))
+    return FALSE;
+
+  return bounds.origin.y >= 0 && bounds.origin.y + bounds.size.height <= gtk_widget_get_height (scroller);
+}
+
+static gboolean
+has_toast (GtkWidget *widget)
+{
+  if (g_str_equal (G_OBJECT_TYPE_NAME (widget), "AdwToastWidget"))
+    return TRUE;
+
+  for (GtkWidget *c = gtk_widget_get_first_child (widget); c != NULL; c = gtk_widget_get_next_sibling (c))
+    {
+      if (has_toast (c))
+        return TRUE;
+    }
+
+  return FALSE;
+}
+
+static GtkWidget *
+find_text_view (GtkWidget *widget)
+{
+  if (GTK_IS_TEXT_VIEW (widget))
+    return widget;
+
+  for (GtkWidget *c = gtk_widget_get_first_child (widget); c != NULL; c = gtk_widget_get_next_sibling (c))
+    {
+      GtkWidget *found = find_text_view (c);
+
+      if (found != NULL)
+        return found;
+    }
+
+  return NULL;
+}
+
+static gboolean
+transcript_at_end (DispatchWindow *window)
+{
+  GtkWidget *text_view = find_text_view (child (window, "transcript_view"));
+  GtkAdjustment *adjustment;
+
+  g_assert_nonnull (text_view);
+  adjustment = gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (text_view));
+
+  return G_APPROX_VALUE (gtk_adjustment_get_value (adjustment),
+                         MAX (0.0, gtk_adjustment_get_upper (adjustment) - gtk_adjustment_get_page_size (adjustment)), 0.5);
+}
+
+/* After a send, as the screenshot of the proof shows it: the whole result card with the
+ * attachment (and its thumbnail) above it, no toast over them, and the transcript down to the
+ * server's last line. */
+static void
+assert_proof_view (DispatchWindow *window)
+{
+  GtkWidget *scroller = child (window, "compose_scroller");
+  GtkWidget *row = GTK_WIDGET (first_attachment_row (window));
+
+  g_assert_nonnull (row);
+  WAIT_UNTIL (shown_in (child (window, "result_card"), scroller) && shown_in (row, scroller));
+  g_assert_false (has_toast (child (window, "toast_overlay")));
+  WAIT_UNTIL (transcript_at_end (window));
+
+  /* …and it stays so once everything has settled. */
+  spin (400);
+  g_assert_true (shown_in (child (window, "result_card"), scroller));
+  g_assert_true (shown_in (row, scroller));
+  g_assert_nonnull (dispatch_attachment_row_get_thumbnail (DISPATCH_ATTACHMENT_ROW (row)));
+  g_assert_true (transcript_at_end (window));
+}
+
 static void
 test_send_success (void)
 {
@@ -379,6 +478,17 @@ test_send_success (void)
     "expect EHLO *\n"
     "send 250-test.example greets you\n"
     "send 250-SIZE 10240000\n"
+    /* More than the pane holds: the transcript must scroll to its last line. */
+    "send 250-X-LONG-EXTENSION-LIST-1\n" "send 250-X-LONG-EXTENSION-LIST-2\n"
+    "send 250-X-LONG-EXTENSION-LIST-3\n" "send 250-X-LONG-EXTENSION-LIST-4\n"
+    "send 250-X-LONG-EXTENSION-LIST-5\n" "send 250-X-LONG-EXTENSION-LIST-6\n"
+    "send 250-X-LONG-EXTENSION-LIST-7\n" "send 250-X-LONG-EXTENSION-LIST-8\n"
+    "send 250-X-LONG-EXTENSION-LIST-9\n" "send 250-X-LONG-EXTENSION-LIST-10\n"
+    "send 250-X-LONG-EXTENSION-LIST-11\n" "send 250-X-LONG-EXTENSION-LIST-12\n"
+    "send 250-X-LONG-EXTENSION-LIST-13\n" "send 250-X-LONG-EXTENSION-LIST-14\n"
+    "send 250-X-LONG-EXTENSION-LIST-15\n" "send 250-X-LONG-EXTENSION-LIST-16\n"
+    "send 250-X-LONG-EXTENSION-LIST-17\n" "send 250-X-LONG-EXTENSION-LIST-18\n"
+    "send 250-X-LONG-EXTENSION-LIST-19\n" "send 250-X-LONG-EXTENSION-LIST-20\n"
     "send 250 8BITMIME\n"
     "expect MAIL FROM:<ann@example.org>*\n"
     "send 250 2.1.0 Ok\n"
@@ -401,7 +511,7 @@ test_send_success (void)
 
   remove_draft ();
   configure_account (dispatch_test_server_start (server));
-  window = open_window ();
+  window = open_window_default_size ();
 
   g_assert_false (send_enabled (window));
   fill_form (window);
@@ -449,8 +559,9 @@ test_send_success (void)
   g_assert_nonnull (strstr (result, "250 2.0.0 Ok: queued as 4XyZ42"));
   g_assert_nonnull (strstr (result, "4XyZ42\n"));
   g_assert_nonnull (strstr (result, "bob@example.org"));
-  WAIT_UNTIL (find_label (GTK_WIDGET (window), "Message sent") &&
-              find_label (child (window, "toast_overlay"), "Message sent"));
+  g_assert_nonnull (strstr (result, "Sent\n1 picture, "));
+  WAIT_UNTIL (find_label (GTK_WIDGET (window), "Message sent"));
+  assert_proof_view (window);
 
   /* The draft is gone; the form stays for another look. */
   WAIT_UNTIL (!draft_exists ());

@@ -228,6 +228,7 @@ clear_result (DispatchWindow *self)
   GtkWidget *child;
 
   gtk_revealer_set_reveal_child (self->result_revealer, FALSE);
+  self->scroll_to_result = FALSE;
 
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->result_details))) != NULL)
     gtk_grid_remove (self->result_details, child);
@@ -286,8 +287,6 @@ show_result (DispatchWindow *self,
              const char     *description,
              const char     *hint)
 {
-  GtkAdjustment *adjustment = gtk_scrolled_window_get_vadjustment (self->compose_scroller);
-
   gtk_widget_set_visible (GTK_WIDGET (self->result_revealer), TRUE);
   gtk_widget_add_css_class (GTK_WIDGET (self->result_card), style);
   gtk_image_set_from_icon_name (self->result_icon, icon_name);
@@ -297,7 +296,10 @@ show_result (DispatchWindow *self,
   gtk_label_set_text (self->result_hint, hint ? hint : "");
   gtk_widget_set_visible (GTK_WIDGET (self->result_hint), hint && hint[0]);
   gtk_revealer_set_reveal_child (self->result_revealer, TRUE);
-  gtk_adjustment_set_value (adjustment, gtk_adjustment_get_lower (adjustment));
+
+  /* The card is last in the form: scrolled to the end, it shows with the text and the
+   * attachments above it — once the form has been laid out with it (see the window). */
+  _dispatch_window_scroll_to_result (self);
 }
 
 static char *
@@ -321,10 +323,45 @@ join_recipients (GPtrArray *recipients,
   return g_string_free (text, FALSE);
 }
 
+/* What went out, for the result card: "1 picture, 87 kB", "Text only, 1.9 kB",
+ * "2 pictures and 1 other file, 3.1 MB" — the attachments as they were at Send, the size of
+ * the message on the wire. */
+static char *
+describe_sent (DispatchWindow *self,
+               guint64         bytes_sent)
+{
+  g_autofree char *size = g_format_size (bytes_sent);
+  g_autofree char *pictures = NULL;
+  g_autofree char *files = NULL;
+  g_autofree char *what = NULL;
+
+  if (self->sent_pictures > 0)
+    pictures = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u picture", "%u pictures", self->sent_pictures),
+                                self->sent_pictures);
+  if (self->sent_files > 0)
+    files = g_strdup_printf (self->sent_pictures > 0
+                             ? g_dngettext (GETTEXT_PACKAGE, "%u other file", "%u other files", self->sent_files)
+                             : g_dngettext (GETTEXT_PACKAGE, "%u file", "%u files", self->sent_files),
+                             self->sent_files);
+
+  if (pictures != NULL && files != NULL)
+    /* Translators: "2 pictures and 1 other file" */
+    what = g_strdup_printf (_("%s and %s"), pictures, files);
+  else if (pictures != NULL || files != NULL)
+    what = g_strdup (pictures != NULL ? pictures : files);
+  else
+    /* Translators: the message had no attachments; %s is its size: "Text only, 1.9 kB" */
+    return g_strdup_printf (_("Text only, %s"), size);
+
+  /* Translators: what was sent and the message's size: "1 picture, 87 kB" */
+  return g_strdup_printf (_("%s, %s"), what, size);
+}
+
 static void
 show_success (DispatchWindow           *self,
               const DispatchSmtpResult *result)
 {
+  g_autofree char *sent = describe_sent (self, result->bytes_sent);
   g_autofree char *accepted = join_recipients (result->accepted, FALSE);
   g_autofree char *refused = join_recipients (result->refused, TRUE);
   g_autofree char *encryption = NULL;
@@ -339,6 +376,8 @@ show_success (DispatchWindow           *self,
   else
     encryption = g_strdup (_("None — the message crossed the network unencrypted"));
 
+  /* Translators: heading of what went out in the result card: "Sent  1 picture, 87 kB" */
+  add_result_detail (self, C_("result", "Sent"), sent, FALSE);
   add_result_detail (self, _("Server reply"), result->final_reply, TRUE);
   add_result_detail (self, _("Queued as"), result->queue_id, TRUE);
   add_result_detail (self, _("Accepted"), accepted, FALSE);
@@ -354,32 +393,23 @@ show_success (DispatchWindow           *self,
                    _("The server refused the sign-in but accepted the message anyway, as it "
                      "would from anyone."),
                    _("Check the user name and password in the account settings."));
-      _dispatch_window_toast (self, _("Message sent, but the sign-in was refused"));
     }
   else if (n_refused == 0)
     {
-      show_result (self, "success", "emblem-ok-symbolic", _("Message sent"),
-                   _("The server accepted the message for delivery."), NULL);
-      _dispatch_window_toast (self, _("Message sent"));
+      /* No toast besides: it would cover what the card shows. */
+      show_result (self, "success", "emblem-ok-symbolic", _("Message sent"), NULL, NULL);
     }
   else
     {
       g_autofree char *description = NULL;
-      g_autofree char *toast_title = NULL;
 
       description = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
                                                   "The server refused %u recipient; everyone else will get the message.",
                                                   "The server refused %u recipients; everyone else will get the message.",
                                                   n_refused),
                                      n_refused);
-      toast_title = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                                  "Message sent, but %u recipient was refused",
-                                                  "Message sent, but %u recipients were refused",
-                                                  n_refused),
-                                     n_refused);
       show_result (self, "warning", "dialog-warning-symbolic",
                    _("Message sent, but not to everyone"), description, NULL);
-      _dispatch_window_toast (self, toast_title);
     }
 }
 
@@ -835,6 +865,27 @@ password_lookup_cb (GObject      *object,
   dispatch_secret_free (password);
 }
 
+/* The form is locked from here to the result: what it holds now is what is sent. */
+static void
+count_attachments (DispatchWindow *self)
+{
+  g_autoptr(GPtrArray) files = dispatch_window_list_attachments (self);
+
+  self->sent_pictures = 0;
+  self->sent_files = 0;
+
+  for (guint i = 0; i < files->len; i++)
+    {
+      g_autofree char *name = g_file_get_basename (g_ptr_array_index (files, i));
+      g_autofree char *type = g_content_type_guess (name, NULL, 0, NULL);
+
+      if (g_content_type_is_mime_type (type, "image/*"))
+        self->sent_pictures++;
+      else
+        self->sent_files++;
+    }
+}
+
 static void
 start_send (DispatchWindow *self)
 {
@@ -852,6 +903,7 @@ start_send (DispatchWindow *self)
   g_signal_connect (self->session, "transcript", G_CALLBACK (session_transcript_cb), self);
   g_signal_connect (self->session, "progress", G_CALLBACK (session_progress_cb), self);
 
+  count_attachments (self);
   clear_result (self);
   dispatch_transcript_view_clear (self->transcript_view);
   gtk_progress_bar_set_fraction (self->progress_bar, 0.0);

@@ -58,10 +58,14 @@ struct _DispatchWindow
   guint                   draft_timeout_id;
   guint                   address_timeout_id;
   guint                   pulse_id;
+  guint                   scroll_tick_id;
   guint                   paste_counter;
+  guint                   sent_pictures;   /* attachments of the send under way or last */
+  guint                   sent_files;
 
   guint                   show_transcript : 1;
   guint                   form_locked : 1;    /* read-only while a send is under way */
+  guint                   scroll_to_result : 1; /* keep the form at its end, where the result is */
   guint                   restoring : 1;
   guint                   draft_dirty : 1;
   guint                   draft_writing : 1;
@@ -90,6 +94,8 @@ DispatchMessage *_dispatch_window_build_message      (DispatchWindow      *self)
 gboolean         _dispatch_window_check_form         (DispatchWindow      *self,
                                                       gboolean             show_errors);
 void             _dispatch_window_update_actions     (DispatchWindow      *self);
+/* Keeps the form at its end, where the result card is, until the reader scrolls or edits. */
+void             _dispatch_window_scroll_to_result   (DispatchWindow      *self);
 void             _dispatch_window_draft_changed      (DispatchWindow      *self);
 void             _dispatch_window_draft_delete       (DispatchWindow      *self);
 char            *_dispatch_window_draft_serialize    (DispatchWindow      *self,

@@ -507,6 +507,7 @@ _dispatch_window_draft_changed (DispatchWindow *self)
 
   self->draft_dirty = TRUE;
   self->draft_delete_pending = FALSE;
+  self->scroll_to_result = FALSE;
   g_clear_handle_id (&self->draft_timeout_id, g_source_remove);
   self->draft_timeout_id = g_timeout_add (DRAFT_DELAY_MS, draft_timeout_cb, self);
 }
@@ -641,6 +642,52 @@ drop_cb (GtkDropTarget  *target,
 }
 
 
+/* Scrolling to the result card */
+
+/* The card's room is known only once the form is laid out with it, and the thumbnails may
+ * still grow the rows: until the reader scrolls, the form follows its end. */
+static gboolean
+scroll_to_result_tick_cb (GtkWidget     *widget,
+                          GdkFrameClock *frame_clock,
+                          gpointer       user_data)
+{
+  DispatchWindow *self = DISPATCH_WINDOW (widget);
+  GtkAdjustment *adjustment = gtk_scrolled_window_get_vadjustment (self->compose_scroller);
+
+  self->scroll_tick_id = 0;
+  if (self->scroll_to_result)
+    gtk_adjustment_set_value (adjustment, gtk_adjustment_get_upper (adjustment) - gtk_adjustment_get_page_size (adjustment));
+
+  return G_SOURCE_REMOVE;
+}
+
+void
+_dispatch_window_scroll_to_result (DispatchWindow *self)
+{
+  self->scroll_to_result = TRUE;
+  if (self->scroll_tick_id == 0)
+    self->scroll_tick_id = gtk_widget_add_tick_callback (GTK_WIDGET (self), scroll_to_result_tick_cb, NULL, NULL);
+}
+
+/* The new bounds arrive while the viewport is being allocated, when it would not take a new
+ * value into account: scroll at the next frame, before its layout. */
+static void
+compose_adjustment_changed_cb (DispatchWindow *self,
+                               GParamSpec     *pspec,
+                               GtkAdjustment  *adjustment)
+{
+  if (self->scroll_to_result)
+    _dispatch_window_scroll_to_result (self);
+}
+
+static gboolean
+compose_scrolled_cb (DispatchWindow *self)
+{
+  self->scroll_to_result = FALSE;
+  return FALSE;
+}
+
+
 /* GObject and GtkWindow */
 
 static void
@@ -742,6 +789,9 @@ dispatch_window_dispose (GObject *object)
   g_clear_handle_id (&self->draft_timeout_id, g_source_remove);
   g_clear_handle_id (&self->address_timeout_id, g_source_remove);
   g_clear_handle_id (&self->pulse_id, g_source_remove);
+  if (self->scroll_tick_id != 0)
+    gtk_widget_remove_tick_callback (GTK_WIDGET (self), self->scroll_tick_id);
+  self->scroll_tick_id = 0;
   g_clear_object (&self->session);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->account);
@@ -882,6 +932,7 @@ static void
 dispatch_window_init (DispatchWindow *self)
 {
   GtkEventController *controller;
+  GtkAdjustment *adjustment;
   GtkDropTarget *drop_target;
   GtkWidget *placeholder;
 
@@ -901,6 +952,14 @@ dispatch_window_init (DispatchWindow *self)
                               NULL);
   gtk_widget_add_css_class (placeholder, "dim-label");
   gtk_list_box_set_placeholder (self->attachments_list, placeholder);
+
+  adjustment = gtk_scrolled_window_get_vadjustment (self->compose_scroller);
+  g_signal_connect_object (adjustment, "notify::upper", G_CALLBACK (compose_adjustment_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (adjustment, "notify::page-size", G_CALLBACK (compose_adjustment_changed_cb), self, G_CONNECT_SWAPPED);
+  controller = gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_VERTICAL);
+  gtk_event_controller_set_propagation_phase (controller, GTK_PHASE_CAPTURE);
+  g_signal_connect_object (controller, "scroll", G_CALLBACK (compose_scrolled_cb), self, G_CONNECT_SWAPPED);
+  gtk_widget_add_controller (GTK_WIDGET (self->compose_scroller), controller);
 
   drop_target = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
   g_signal_connect_object (drop_target, "drop", G_CALLBACK (drop_cb), self, 0);
