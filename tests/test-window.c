@@ -1015,6 +1015,88 @@ test_markup_in_names (void)
   remove_draft ();
 }
 
+/* The window's width on screen, its client-side border included. */
+static int
+surface_width (DispatchWindow *window)
+{
+  return gdk_surface_get_width (gtk_native_get_surface (GTK_NATIVE (window)));
+}
+
+static gboolean
+transcript_button_active (DispatchWindow *window)
+{
+  gboolean active;
+
+  g_object_get (window, "show-transcript", &active, NULL);
+  return active;
+}
+
+/* At 400 px the form works alone and the transcript is one button away; wide, both show side
+ * by side with a fair share each; folding never changes the saved preference. */
+static void
+test_narrow_window (void)
+{
+  g_autoptr(GSettings) settings = dispatch_settings_new ();
+  DispatchWindow *window;
+  GtkWidget *leaflet;
+  GtkWidget *transcript;
+  GtkWidget *compose;
+  int minimum = 0;
+
+  remove_draft ();
+  configure_account (2525);
+  g_settings_set_boolean (settings, "show-transcript", TRUE);
+  window = open_window_sized (400, 700);
+  leaflet = child (window, "leaflet");
+  transcript = child (window, "transcript_view");
+  compose = child (window, "compose_scroller");
+
+  /* The form alone, usable: To, Subject, text, Send. */
+  WAIT_UNTIL (adw_leaflet_get_folded (ADW_LEAFLET (leaflet)));
+  spin (100);
+  gtk_widget_measure (GTK_WIDGET (window), GTK_ORIENTATION_HORIZONTAL, -1, &minimum, NULL, NULL, NULL);
+  g_assert_cmpint (minimum, <=, 400 - (surface_width (window) - gtk_widget_get_width (GTK_WIDGET (window))));
+  /* As a window manager would ask once the window may be that narrow. */
+  gtk_window_set_default_size (GTK_WINDOW (window), 420, 700);
+  WAIT_UNTIL (surface_width (window) == 420);
+  gtk_window_set_default_size (GTK_WINDOW (window), 400, 700);
+  WAIT_UNTIL (surface_width (window) == 400);
+  g_assert_true (adw_leaflet_get_visible_child (ADW_LEAFLET (leaflet)) == compose);
+  g_assert_cmpint (gtk_widget_get_width (compose), ==, gtk_widget_get_width (GTK_WIDGET (window)));
+  fill_form (window);
+  g_assert_true (send_enabled (window));
+  g_assert_false (gtk_widget_get_mapped (transcript) && gtk_widget_get_child_visible (transcript) &&
+                  adw_leaflet_get_visible_child (ADW_LEAFLET (leaflet)) == transcript);
+  spin (300);
+  save_screenshot (GTK_WIDGET (window), "window-narrow.png");
+
+  /* The header's transcript button (F9) brings the transcript, and takes it away again. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.show-transcript", NULL));
+  WAIT_UNTIL (adw_leaflet_get_visible_child (ADW_LEAFLET (leaflet)) == transcript);
+  WAIT_UNTIL (gtk_widget_get_width (transcript) == gtk_widget_get_width (GTK_WIDGET (window)));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.show-transcript", NULL));
+  WAIT_UNTIL (adw_leaflet_get_visible_child (ADW_LEAFLET (leaflet)) == compose);
+  g_assert_true (g_settings_get_boolean (settings, "show-transcript"));
+
+  /* Wide again: side by side, the transcript with a fair share of the width. */
+  gtk_window_set_default_size (GTK_WINDOW (window), 1040, 720);
+  WAIT_UNTIL (!adw_leaflet_get_folded (ADW_LEAFLET (leaflet)) && surface_width (window) == 1040);
+  WAIT_UNTIL (gtk_widget_get_mapped (transcript) && gtk_widget_get_mapped (compose));
+  g_assert_cmpint (gtk_widget_get_width (transcript), >=, 1040 * 2 / 5);
+  g_assert_cmpint (gtk_widget_get_width (compose), >=, 1040 * 2 / 5);
+
+  /* Side by side, the button is the saved preference. */
+  WAIT_UNTIL (transcript_button_active (window));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.show-transcript", NULL));
+  WAIT_UNTIL (!gtk_widget_get_visible (transcript));
+  g_assert_false (g_settings_get_boolean (settings, "show-transcript"));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.show-transcript", NULL));
+  g_assert_true (g_settings_get_boolean (settings, "show-transcript"));
+
+  close_window (window);
+  remove_draft ();
+}
+
 static void
 test_cancel (void)
 {
@@ -1680,6 +1762,7 @@ main (int   argc,
   g_test_add_func ("/window/mailto-keeps-draft", test_mailto_keeps_draft);
   g_test_add_func ("/window/close-while-sending", test_close_while_sending);
   g_test_add_func ("/window/markup-in-names", test_markup_in_names);
+  g_test_add_func ("/window/narrow", test_narrow_window);
   g_test_add_func ("/window/invalid-address", test_invalid_address);
   g_test_add_func ("/window/paste-image", test_paste_image);
   g_test_add_func ("/window/drop-files", test_drop_files);

@@ -17,7 +17,9 @@ struct _DispatchWindow
   AdwToastOverlay        *toast_overlay;
   AdwWindowTitle         *window_title;
   GtkButton              *send_button;
-  GtkPaned               *paned;
+  GtkWidget              *attach_button;
+  AdwLeaflet             *leaflet;
+  GtkWidget              *transcript_separator;
   GtkScrolledWindow      *compose_scroller;
   GtkBox                 *compose_box;
   GtkRevealer            *result_revealer;
@@ -59,11 +61,15 @@ struct _DispatchWindow
   guint                   address_timeout_id;
   guint                   pulse_id;
   guint                   scroll_tick_id;
+  guint                   layout_idle_id;
   guint                   paste_counter;
   guint                   sent_pictures;   /* attachments of the send under way or last */
   guint                   sent_files;
 
-  guint                   show_transcript : 1;
+  guint                   show_transcript : 1;  /* the transcript is on screen */
+  guint                   folded_show_transcript : 1;
+  guint                   leaflet_was_folded : 1;
+  guint                   applying_layout : 1;
   guint                   form_locked : 1;    /* read-only while a send is under way */
   guint                   scroll_to_result : 1; /* keep the form at its end, where the result is */
   guint                   restoring : 1;

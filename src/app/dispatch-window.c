@@ -299,11 +299,16 @@ update_from_row (DispatchWindow *self)
   adw_action_row_set_subtitle (self->from_row, subtitle);
 }
 
+static void apply_transcript_layout (DispatchWindow *self);
+
 static void
 settings_changed_cb (DispatchWindow *self,
                      const char     *key,
                      GSettings      *settings)
 {
+  if (g_str_equal (key, "show-transcript"))
+    apply_transcript_layout (self);
+
   if (g_str_has_prefix (key, "window-") || g_str_equal (key, "show-transcript"))
     return;
 
@@ -688,6 +693,96 @@ compose_scrolled_cb (DispatchWindow *self)
 }
 
 
+/* The transcript: beside the form, or folded away behind the header's button */
+
+/* Side by side, "show the transcript" is a preference kept in the settings; folded, it is
+ * only which of the two is on screen, and a narrow window starts with the form. */
+static void
+apply_transcript_layout (DispatchWindow *self)
+{
+  gboolean folded = adw_leaflet_get_folded (self->leaflet);
+  gboolean shown;
+
+  if (self->applying_layout)
+    return;
+
+  self->applying_layout = TRUE;
+
+  /* Narrow, the header bar has no room to spare: the form's own "Add…" button attaches. */
+  gtk_widget_set_visible (self->attach_button, !folded);
+
+  if (folded)
+    {
+      gtk_widget_set_visible (GTK_WIDGET (self->transcript_view), TRUE);
+      adw_leaflet_set_visible_child (self->leaflet, self->folded_show_transcript
+                                                    ? GTK_WIDGET (self->transcript_view)
+                                                    : GTK_WIDGET (self->compose_scroller));
+      shown = self->folded_show_transcript;
+    }
+  else
+    {
+      shown = g_settings_get_boolean (self->settings, "show-transcript");
+      gtk_widget_set_visible (GTK_WIDGET (self->transcript_view), shown);
+      gtk_widget_set_visible (self->transcript_separator, shown);
+      adw_leaflet_set_visible_child (self->leaflet, GTK_WIDGET (self->compose_scroller));
+    }
+
+  self->applying_layout = FALSE;
+
+  if (self->show_transcript != shown)
+    {
+      self->show_transcript = shown;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SHOW_TRANSCRIPT]);
+    }
+}
+
+static void
+set_show_transcript (DispatchWindow *self,
+                     gboolean        show)
+{
+  if (adw_leaflet_get_folded (self->leaflet))
+    self->folded_show_transcript = show;
+  else
+    g_settings_set_boolean (self->settings, "show-transcript", show);
+
+  apply_transcript_layout (self);
+}
+
+static gboolean
+layout_idle_cb (gpointer user_data)
+{
+  DispatchWindow *self = user_data;
+
+  self->layout_idle_id = 0;
+  apply_transcript_layout (self);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* Folding or unfolding, or a swipe back to the form. The leaflet folds while it is being
+ * allocated, after the header bar: showing or hiding widgets now would leave them without an
+ * allocation for this frame, so the layout follows right after it. */
+static void
+leaflet_changed_cb (DispatchWindow *self)
+{
+  if (self->applying_layout)
+    return;
+
+  if (adw_leaflet_get_folded (self->leaflet))
+    {
+      if (self->leaflet_was_folded)
+        self->folded_show_transcript =
+          adw_leaflet_get_visible_child (self->leaflet) == GTK_WIDGET (self->transcript_view);
+      else
+        self->folded_show_transcript = FALSE;
+    }
+
+  self->leaflet_was_folded = adw_leaflet_get_folded (self->leaflet);
+  if (self->layout_idle_id == 0)
+    self->layout_idle_id = g_idle_add_full (G_PRIORITY_HIGH_IDLE, layout_idle_cb, self, NULL);
+}
+
+
 /* GObject and GtkWindow */
 
 static void
@@ -768,9 +863,6 @@ dispatch_window_constructed (GObject *object)
   if (g_settings_get_boolean (self->settings, "window-maximized"))
     gtk_window_maximize (GTK_WINDOW (self));
 
-  /* The transcript keeps its width; the form takes what the window gains. */
-  gtk_paned_set_position (self->paned, MAX (360, g_settings_get_int (self->settings, "window-width") - 380));
-
 #if DEVELOPMENT
   gtk_widget_add_css_class (GTK_WIDGET (self), "devel");
 #endif
@@ -789,6 +881,7 @@ dispatch_window_dispose (GObject *object)
   g_clear_handle_id (&self->draft_timeout_id, g_source_remove);
   g_clear_handle_id (&self->address_timeout_id, g_source_remove);
   g_clear_handle_id (&self->pulse_id, g_source_remove);
+  g_clear_handle_id (&self->layout_idle_id, g_source_remove);
   if (self->scroll_tick_id != 0)
     gtk_widget_remove_tick_callback (GTK_WIDGET (self), self->scroll_tick_id);
   self->scroll_tick_id = 0;
@@ -844,12 +937,7 @@ dispatch_window_set_property (GObject      *object,
   switch (prop_id)
     {
     case PROP_SHOW_TRANSCRIPT:
-      if (self->show_transcript != g_value_get_boolean (value))
-        {
-          self->show_transcript = g_value_get_boolean (value);
-          gtk_widget_set_visible (GTK_WIDGET (self->transcript_view), self->show_transcript);
-          g_object_notify_by_pspec (object, pspec);
-        }
+      set_show_transcript (self, g_value_get_boolean (value));
       break;
 
     case PROP_DRAFT_PATH:
@@ -897,7 +985,9 @@ dispatch_window_class_init (DispatchWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, window_title);
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, send_button);
-  gtk_widget_class_bind_template_child (widget_class, DispatchWindow, paned);
+  gtk_widget_class_bind_template_child (widget_class, DispatchWindow, attach_button);
+  gtk_widget_class_bind_template_child (widget_class, DispatchWindow, leaflet);
+  gtk_widget_class_bind_template_child (widget_class, DispatchWindow, transcript_separator);
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, compose_scroller);
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, compose_box);
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, result_revealer);
@@ -923,6 +1013,8 @@ dispatch_window_class_init (DispatchWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, progress_bar);
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, cancel_button);
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, transcript_view);
+
+  gtk_widget_class_bind_template_callback (widget_class, leaflet_changed_cb);
 
   _dispatch_window_class_actions_init (klass);
   gtk_widget_class_install_property_action (widget_class, "win.show-transcript", "show-transcript");
@@ -982,7 +1074,7 @@ dispatch_window_init (DispatchWindow *self)
   g_signal_connect_object (self->cc_bcc_button, "toggled", G_CALLBACK (_dispatch_window_draft_changed), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->settings, "changed", G_CALLBACK (settings_changed_cb), self, G_CONNECT_SWAPPED);
 
-  g_settings_bind (self->settings, "show-transcript", self, "show-transcript", G_SETTINGS_BIND_DEFAULT);
+  apply_transcript_layout (self);
 
   update_from_row (self);
 }
