@@ -1502,6 +1502,71 @@ test_streaming (Fixture       *fixture,
   g_assert_cmpuint (after, <, before + 4 * 1024);
 }
 
+/* The compose window checks each field as it is typed with the same rules as the send (there
+ * is one address grammar, GMime's): what passes, how many mailboxes, why the rest fails. */
+static void
+test_check_address_field_valid (void)
+{
+  static const struct { const char *text; guint n; } cases[] = {
+    { "", 0 },
+    { "   ", 0 },
+    { "bob@example.org", 1 },
+    { "Bob <bob@example.org>", 1 },
+    { "\"Doe, Ann\" <ann@example.org>, bob@example.org", 2 },
+    { "bob@example.org, ", 1 },
+    { "ann@localhost", 1 },
+    { "user@[127.0.0.1]", 1 },
+    { "zoë@exämple.org", 1 },
+    { "first.last+tag@sub.example.co.uk", 1 },
+    { "bob@example.org (Bob)", 1 },
+    { "Team: ann@example.org, bob@example.org;", 2 },
+    { "Team: ann@example.org, bob@example.org;, carol@example.org", 3 },
+    { "Undisclosed recipients:;", 0 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      guint n = 99;
+
+      if (!dispatch_message_check_address_field (DISPATCH_MESSAGE_FIELD_TO, cases[i].text, &n, &error))
+        g_error ("“%s” refused: %s", cases[i].text, error->message);
+      g_assert_cmpuint (n, ==, cases[i].n);
+    }
+}
+
+static void
+test_check_address_field_invalid (void)
+{
+  static const struct { const char *text; const char *reason_part; } cases[] = {
+    { "bob", "“bob”" },
+    { "bob@", "“bob@”" },
+    { "@example.org", "@example.org" },
+    { "a@@b", "a@@b" },
+    { "bob@example..org", "example..org" },
+    { "bob at example.org", "bob at example.org" },
+    { "Bob <bob@example.org", "Bob <bob@example.org" },
+    { "Bob <>", "Bob <>" },
+    { "ok@example.org, carol@", "carol@" },
+    { "bob@example.org\r\nBcc: eve@example.org", "line break" },
+    { "\"john smith\"@example.org", "cannot be used to send mail" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      guint n = 99;
+
+      if (dispatch_message_check_address_field (DISPATCH_MESSAGE_FIELD_CC, cases[i].text, &n, &error))
+        g_error ("“%s” accepted as %u address(es)", cases[i].text, n);
+      g_assert_error (error, DISPATCH_ERROR, DISPATCH_ERROR_INVALID_INPUT);
+      g_assert_nonnull (strstr (error->message, "“Cc”"));
+      if (strstr (error->message, cases[i].reason_part) == NULL)
+        g_error ("“%s”: reason “%s” lacks “%s”", cases[i].text, error->message, cases[i].reason_part);
+      g_assert_cmpuint (n, ==, 0);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1511,6 +1576,8 @@ main (int   argc,
   dispatch_engine_init ();
 
   g_test_add_func ("/message/headers", test_headers);
+  g_test_add_func ("/message/check-address-field/valid", test_check_address_field_valid);
+  g_test_add_func ("/message/check-address-field/invalid", test_check_address_field_invalid);
   g_test_add_func ("/message/non-ascii-names", test_non_ascii_names);
   g_test_add_func ("/message/envelope", test_envelope);
   g_test_add_func ("/message/bcc-only", test_bcc_only);

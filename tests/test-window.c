@@ -1154,7 +1154,21 @@ test_invalid_address (void)
   set_text (window, "to_row", "bob");
   g_assert_false (send_enabled (window));
   WAIT_UNTIL (gtk_widget_get_visible (to_error));
-  g_assert_nonnull (strstr (gtk_label_get_text (GTK_LABEL (to_error)), "needs an @"));
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (to_error)), ==,
+                   "“bob” in the “To” field is not a complete e-mail address.");
+  /* Shown whole, wrapped: never cut off. */
+  spin (100);
+  g_assert_false (pango_layout_is_ellipsized (gtk_label_get_layout (GTK_LABEL (to_error))));
+  g_assert_cmpint (pango_layout_get_line_count (gtk_label_get_layout (GTK_LABEL (to_error))), >, 1);
+
+  /* The grammar is the engine's: groups and comments are fine, a double @ is not. */
+  set_text (window, "to_row", "Team: ann@example.org, bob@example.org;");
+  g_assert_true (send_enabled (window));
+  set_text (window, "to_row", "bob@example.org (Bob)");
+  g_assert_true (send_enabled (window));
+  set_text (window, "to_row", "a@@b");
+  g_assert_false (send_enabled (window));
+  WAIT_UNTIL (strstr (gtk_label_get_text (GTK_LABEL (to_error)), "a@@b") != NULL);
   g_assert_true (gtk_widget_has_css_class (child (window, "to_row"), "error"));
 
   set_text (window, "to_row", "bob@example.org, carol@");

@@ -6,7 +6,6 @@
 #include <glib/gi18n.h>
 
 #include "dispatch-account-dialog.h"
-#include "dispatch-address.h"
 #include "dispatch-engine.h"
 #include "dispatch-secret.h"
 #include "dispatch-settings.h"
@@ -218,7 +217,7 @@ sender_address_changed_cb (DispatchAccountDialog *self)
   const char *address = gtk_editable_get_text (GTK_EDITABLE (self->sender_address_row));
   guint n = 0;
 
-  if (address[0] == '\0' || (dispatch_address_list_check (address, &n, NULL) && n == 1))
+  if (address[0] == '\0' || (dispatch_message_check_address_field (DISPATCH_MESSAGE_FIELD_FROM, address, &n, NULL) && n == 1))
     gtk_widget_remove_css_class (GTK_WIDGET (self->sender_address_row), "error");
   else
     gtk_widget_add_css_class (GTK_WIDGET (self->sender_address_row), "error");

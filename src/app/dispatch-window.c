@@ -5,7 +5,6 @@
 
 #include <glib/gi18n.h>
 
-#include "dispatch-address.h"
 #include "dispatch-attachment-row.h"
 #include "dispatch-settings.h"
 #include "dispatch-window-private.h"
@@ -114,19 +113,28 @@ _dispatch_window_build_message (DispatchWindow *self)
 
 /* Returns whether the row's addresses are usable, counting them into @n_addresses; when
  * @show_errors, the reason is shown beside the field (and cleared at once when it is fixed). */
+/* The engine's own check: the window accepts exactly what a send accepts (groups, comments,
+ * quoted names), and says why not in the words the send would use. */
 static gboolean
-check_address_row (DispatchWindow *self,
-                   AdwEntryRow    *row,
-                   GtkLabel       *error_label,
-                   gboolean        show_errors,
-                   guint          *n_addresses)
+check_address_row (DispatchWindow              *self,
+                   DispatchMessageAddressField  field,
+                   AdwEntryRow                 *row,
+                   GtkLabel                    *error_label,
+                   gboolean                     show_errors,
+                   guint                       *n_addresses)
 {
-  g_autofree char *reason = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *hint = NULL;
+  const char *reason = NULL;
   guint n = 0;
   gboolean ok;
 
-  ok = dispatch_address_list_check (_dispatch_window_row_text (row), &n, &reason);
+  ok = dispatch_message_check_address_field (field, _dispatch_window_row_text (row), &n, &error);
   *n_addresses += n;
+  if (error != NULL)
+    reason = error->message;
+  if (error != NULL && dispatch_error_get_hint (error) != NULL)
+    hint = g_strconcat (error->message, "\n", dispatch_error_get_hint (error), NULL);
 
   if (ok)
     {
@@ -138,7 +146,7 @@ check_address_row (DispatchWindow *self,
     {
       gtk_widget_add_css_class (GTK_WIDGET (row), "error");
       gtk_label_set_text (error_label, reason);
-      gtk_widget_set_tooltip_text (GTK_WIDGET (error_label), reason);
+      gtk_widget_set_tooltip_text (GTK_WIDGET (error_label), hint != NULL ? hint : reason);
       gtk_widget_set_visible (GTK_WIDGET (error_label), TRUE);
     }
 
@@ -154,10 +162,10 @@ _dispatch_window_check_form (DispatchWindow *self,
   guint n_sender = 0;
   gboolean ok = TRUE;
 
-  ok &= check_address_row (self, self->to_row, self->to_error, show_errors, &n_recipients);
-  ok &= check_address_row (self, self->cc_row, self->cc_error, show_errors, &n_recipients);
-  ok &= check_address_row (self, self->bcc_row, self->bcc_error, show_errors, &n_recipients);
-  ok &= dispatch_address_list_check (sender, &n_sender, NULL) && n_sender == 1;
+  ok &= check_address_row (self, DISPATCH_MESSAGE_FIELD_TO, self->to_row, self->to_error, show_errors, &n_recipients);
+  ok &= check_address_row (self, DISPATCH_MESSAGE_FIELD_CC, self->cc_row, self->cc_error, show_errors, &n_recipients);
+  ok &= check_address_row (self, DISPATCH_MESSAGE_FIELD_BCC, self->bcc_row, self->bcc_error, show_errors, &n_recipients);
+  ok &= dispatch_message_check_address_field (DISPATCH_MESSAGE_FIELD_FROM, sender, &n_sender, NULL) && n_sender == 1;
 
   return ok && n_recipients > 0;
 }
@@ -277,16 +285,16 @@ update_from_row (DispatchWindow *self)
   g_autofree char *address = dispatch_settings_dup_sender_address (self->settings);
   g_autofree char *server = dispatch_settings_dup_server_label (self->settings);
   g_autofree char *subtitle = NULL;
-  g_autofree char *reason = NULL;
+  g_autoptr(GError) error = NULL;
   guint n = 0;
 
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->from_row), sender);
 
-  if (!dispatch_address_list_check (address, &n, &reason) || n != 1)
+  if (!dispatch_message_check_address_field (DISPATCH_MESSAGE_FIELD_FROM, address, &n, &error) || n != 1)
     {
       /* Translators: %s says what is wrong with the sender address */
       subtitle = g_strdup_printf (_("%s — edit the account to fix it"),
-                                  reason ? reason : _("The sender address is not valid"));
+                                  error ? error->message : _("The sender address is not valid"));
       gtk_widget_add_css_class (GTK_WIDGET (self->from_row), "error");
     }
   else

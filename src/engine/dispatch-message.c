@@ -1724,6 +1724,49 @@ collect_recipients (InternetAddressList *list,
     }
 }
 
+static guint
+count_mailboxes (InternetAddressList *list)
+{
+  guint n = 0;
+
+  for (int i = 0; list != NULL && i < internet_address_list_length (list); i++)
+    {
+      InternetAddress *address = internet_address_list_get_address (list, i);
+
+      if (INTERNET_ADDRESS_IS_GROUP (address))
+        n += count_mailboxes (internet_address_group_get_members (INTERNET_ADDRESS_GROUP (address)));
+      else
+        n++;
+    }
+
+  return n;
+}
+
+gboolean
+dispatch_message_check_address_field (DispatchMessageAddressField   field,
+                                      const char                   *text,
+                                      guint                        *n_addresses,
+                                      GError                      **error)
+{
+  static const MessageField fields[] = { FIELD_FROM, FIELD_TO, FIELD_CC, FIELD_BCC };
+  g_autoptr(InternetAddressList) list = NULL;
+  gboolean uses_utf8 = FALSE;
+
+  g_return_val_if_fail ((guint) field < G_N_ELEMENTS (fields), FALSE);
+
+  if (n_addresses != NULL)
+    *n_addresses = 0;
+
+  /* Whether the server takes international addresses is known only when sending. */
+  if (!parse_address_field (fields[field], text != NULL ? text : "", TRUE, &list, &uses_utf8, error))
+    return FALSE;
+
+  if (n_addresses != NULL)
+    *n_addresses = count_mailboxes (list);
+
+  return TRUE;
+}
+
 /* CRLF, CR and LF all become LF; GMime's newline filter turns each into CRLF on the way
  * out. A CR left alone would otherwise reach the wire bare. */
 static GString *
