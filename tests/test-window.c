@@ -541,6 +541,8 @@ test_send_success (void)
 
   /* What the user saw on the way */
   g_assert_cmpstr (g_ptr_array_index (phases, 0), ==, "Connecting…");
+  /* EHLO on the wire is no longer "Connecting…" */
+  g_assert_cmpstr (g_ptr_array_index (phases, 1), ==, "Greeting the server…");
   g_assert_true (phases_contain_prefix (phases, "Sending 100 %…"));
   g_assert_cmpstr (g_ptr_array_index (phases, phases->len - 1), ==, "Sent");
   g_assert_cmpfloat (gtk_progress_bar_get_fraction (GTK_PROGRESS_BAR (child (window, "progress_bar"))), ==, 1.0);

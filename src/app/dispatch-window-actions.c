@@ -680,8 +680,10 @@ phase_for_state (DispatchSmtpState state)
   switch (state)
     {
     case DISPATCH_SMTP_STATE_CONNECTING:
-    case DISPATCH_SMTP_STATE_HELLO:
       return _("Connecting…");
+    case DISPATCH_SMTP_STATE_HELLO:
+      /* Translators: the phase of a send while EHLO is on the wire */
+      return _("Greeting the server…");
     case DISPATCH_SMTP_STATE_SECURING:
       return _("Securing the connection…");
     case DISPATCH_SMTP_STATE_AUTHENTICATING:
