@@ -1743,6 +1743,91 @@ test_untrusted_certificate (void)
   remove_draft ();
 }
 
+/* The screenshot of the proof, at the default size: a picture sent through STARTTLS and AUTH,
+ * the result card with the attachment above it and the whole dialogue beside. */
+static void
+test_proof_starttls_auth (void)
+{
+  g_autoptr(DispatchTestServer) server = NULL;
+  g_autoptr(GSettings) settings = dispatch_settings_new ();
+  g_autoptr(GFile) image = make_image_file ("lab-network.png");
+  g_autofree char *ca_file = dispatch_test_file ("ca.pem");
+  /* GLib wants the trust anchor as an absolute path. */
+  g_autofree char *ca = g_canonicalize_filename (ca_file, NULL);
+  g_autofree char *result = NULL;
+  DispatchWindow *window;
+  guint16 port;
+
+  if (g_getenv ("DISPATCH_TEST_KEYRING") == NULL)
+    {
+      g_test_skip ("needs a Secret Service (run through run-with-keyring.sh)");
+      return;
+    }
+
+  server = dispatch_test_server_new (
+    "send 220 mx.example.org ESMTP Postfix (Debian/GNU)\n"
+    "expect EHLO *\n"
+    "send 250-mx.example.org\n"
+    "send 250-PIPELINING\n"
+    "send 250-SIZE 10240000\n"
+    "send 250-ENHANCEDSTATUSCODES\n"
+    "send 250-8BITMIME\n"
+    "send 250 STARTTLS\n"
+    "expect STARTTLS\n"
+    "send 220 2.0.0 Ready to start TLS\n"
+    "tls\n"
+    "expect EHLO *\n"
+    "send 250-mx.example.org\n"
+    "send 250-PIPELINING\n"
+    "send 250-SIZE 10240000\n"
+    "send 250-AUTH PLAIN LOGIN\n"
+    "send 250-ENHANCEDSTATUSCODES\n"
+    "send 250 8BITMIME\n"
+    "expect AUTH PLAIN *\n"
+    "send 235 2.7.0 Authentication successful\n"
+    "expect MAIL FROM:<ann@example.org>*\n"
+    "send 250 2.1.0 Ok\n"
+    "expect RCPT TO:<bob@example.org>\n"
+    "send 250 2.1.5 Ok\n"
+    "expect DATA\n"
+    "send 354 End data with <CR><LF>.<CR><LF>\n"
+    "data\n"
+    "send 250 2.0.0 Ok: queued as 4XyZ42\n"
+    "expect QUIT\n"
+    "send 221 2.0.0 Bye\n");
+
+  remove_draft ();
+  port = dispatch_test_server_start (server);
+  configure_account_with_password (port);
+  g_settings_set_enum (settings, "security", DISPATCH_SMTP_SECURITY_STARTTLS);
+  g_settings_set_boolean (settings, "allow-plaintext-auth", FALSE);
+  g_settings_set_string (settings, "ca-file", ca);
+
+  window = open_window_default_size ();
+  fill_form (window);
+  dispatch_window_add_attachment (window, image);
+  WAIT_UNTIL (first_attachment_row (window) != NULL &&
+              dispatch_attachment_row_get_thumbnail (first_attachment_row (window)) != NULL);
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.send", NULL));
+  WAIT_UNTIL (!dispatch_window_is_sending (window));
+  finish_server (server);
+
+  result = result_text (window);
+  g_assert_nonnull (strstr (result, "Message sent\n"));
+  g_assert_nonnull (strstr (result, "1 picture, "));
+  g_assert_nonnull (strstr (result, "TLS 1."));
+  g_assert_nonnull (strstr (result, "PLAIN"));
+  assert_proof_view (window);
+
+  save_screenshot (GTK_WIDGET (window), "window-proof.png");
+
+  close_window (window);
+  g_settings_reset (settings, "ca-file");
+  reset_account_user ();
+  remove_draft ();
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1789,6 +1874,7 @@ main (int   argc,
   g_test_add_func ("/window/save-eml", test_save_eml);
   g_test_add_func ("/window/send-with-password", test_send_with_password);
   g_test_add_func ("/window/sent-without-sign-in", test_sent_without_sign_in);
+  g_test_add_func ("/window/proof-starttls-auth", test_proof_starttls_auth);
   g_test_add_func ("/transcript/lines", test_transcript);
   g_test_add_func ("/app/help-overlay", test_help_overlay);
 
