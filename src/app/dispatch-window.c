@@ -13,6 +13,8 @@
 #define DRAFT_DELAY_MS        500
 #define ADDRESS_ERROR_DELAY_MS 400
 #define DRAFT_GROUP           "Draft"
+/* Below the form's and the transcript's minimum widths together, the leaflet folds. */
+#define NARROW_WIDTH          700
 
 enum {
   PROP_0,
@@ -716,9 +718,6 @@ apply_transcript_layout (DispatchWindow *self)
 
   self->applying_layout = TRUE;
 
-  /* Narrow, the header bar has no room to spare: the form's own "Add…" button attaches. */
-  gtk_widget_set_visible (self->attach_button, !folded);
-
   if (folded)
     {
       gtk_widget_set_visible (GTK_WIDGET (self->transcript_view), TRUE);
@@ -754,6 +753,19 @@ set_show_transcript (DispatchWindow *self,
     g_settings_set_boolean (self->settings, "show-transcript", show);
 
   apply_transcript_layout (self);
+}
+
+/* Narrow, the header bar has no room to spare: the form's own "Add…" button attaches. This
+ * follows the size asked for, not the fold: a window that is 403 px wide because of the
+ * button would never be made 400 px wide to fold in the first place. */
+static void
+default_width_changed_cb (DispatchWindow *self)
+{
+  int width, height;
+
+  /* GTK 4.8 does not take NULL for either. */
+  gtk_window_get_default_size (GTK_WINDOW (self), &width, &height);
+  gtk_widget_set_visible (self->attach_button, width <= 0 || width >= NARROW_WIDTH);
 }
 
 static gboolean
@@ -1083,6 +1095,7 @@ dispatch_window_init (DispatchWindow *self)
   g_signal_connect_object (self->settings, "changed", G_CALLBACK (settings_changed_cb), self, G_CONNECT_SWAPPED);
 
   apply_transcript_layout (self);
+  g_signal_connect (self, "notify::default-width", G_CALLBACK (default_width_changed_cb), NULL);
 
   update_from_row (self);
 }
