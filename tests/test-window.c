@@ -526,6 +526,8 @@ test_send_success (void)
 
   g_signal_connect (child (window, "phase_label"), "notify::label", G_CALLBACK (record_phase), phases);
   assert_form_locked (window, FALSE);
+  /* Typed into the text last: the focus goes back there only if the send fails. */
+  gtk_widget_grab_focus (child (window, "body_view"));
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.send", NULL));
   g_assert_true (dispatch_window_is_sending (window));
   g_assert_false (send_enabled (window));
@@ -564,6 +566,8 @@ test_send_success (void)
   g_assert_nonnull (strstr (result, "Sent\n1 picture, "));
   WAIT_UNTIL (find_label (GTK_WIDGET (window), "Message sent"));
   assert_proof_view (window);
+
+  g_assert_true (gtk_widget_has_focus (child (window, "dismiss_button")));
 
   /* The draft is gone; the form stays for another look. */
   WAIT_UNTIL (!draft_exists ());

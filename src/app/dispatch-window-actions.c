@@ -366,6 +366,7 @@ show_success (DispatchWindow           *self,
   g_autofree char *refused = join_recipients (result->refused, TRUE);
   g_autofree char *encryption = NULL;
   guint n_refused = result->refused ? result->refused->len : 0;
+  GtkWidget *focus;
 
   clear_result (self);
 
@@ -399,6 +400,7 @@ show_success (DispatchWindow           *self,
       /* No toast besides: it would cover what the card shows. */
       show_result (self, "success", "emblem-ok-symbolic", _("Message sent"), NULL, NULL);
     }
+
   else
     {
       g_autofree char *description = NULL;
@@ -411,6 +413,12 @@ show_success (DispatchWindow           *self,
       show_result (self, "warning", "dialog-warning-symbolic",
                    _("Message sent, but not to everyone"), description, NULL);
     }
+
+  /* The message is gone: the keyboard moves from the form to its result, and the form's
+   * viewport, which scrolls to the focus, agrees with the scroll to the card. */
+  focus = gtk_root_get_focus (GTK_ROOT (self));
+  if (focus == NULL || gtk_widget_is_ancestor (focus, GTK_WIDGET (self->compose_box)))
+    gtk_widget_grab_focus (self->dismiss_button);
 }
 
 static const char *

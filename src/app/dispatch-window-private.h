@@ -29,6 +29,7 @@ struct _DispatchWindow
   GtkLabel               *result_description;
   GtkGrid                *result_details;
   GtkLabel               *result_hint;
+  GtkWidget              *dismiss_button;
   AdwActionRow           *from_row;
   AdwEntryRow            *to_row;
   AdwEntryRow            *cc_row;

@@ -1017,6 +1017,7 @@ dispatch_window_class_init (DispatchWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, result_description);
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, result_details);
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, result_hint);
+  gtk_widget_class_bind_template_child (widget_class, DispatchWindow, dismiss_button);
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, from_row);
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, to_row);
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, cc_row);
