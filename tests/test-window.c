@@ -462,12 +462,12 @@ assert_proof_view (DispatchWindow *window)
   g_assert_false (has_toast (child (window, "toast_overlay")));
   WAIT_UNTIL (transcript_at_end (window));
 
-  /* …and it stays so once everything has settled. */
+  /* …and it stays so once everything has settled (layouts may come late on a slow machine:
+   * the form follows its end until the reader scrolls). */
   spin (400);
-  g_assert_true (shown_in (child (window, "result_card"), scroller));
-  g_assert_true (shown_in (row, scroller));
+  WAIT_UNTIL (shown_in (child (window, "result_card"), scroller) && shown_in (row, scroller));
   g_assert_nonnull (dispatch_attachment_row_get_thumbnail (DISPATCH_ATTACHMENT_ROW (row)));
-  g_assert_true (transcript_at_end (window));
+  WAIT_UNTIL (transcript_at_end (window));
 }
 
 static void

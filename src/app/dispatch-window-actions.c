@@ -228,7 +228,7 @@ clear_result (DispatchWindow *self)
   GtkWidget *child;
 
   gtk_revealer_set_reveal_child (self->result_revealer, FALSE);
-  self->scroll_to_result = FALSE;
+  _dispatch_window_stop_scroll_to_result (self);
 
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->result_details))) != NULL)
     gtk_grid_remove (self->result_details, child);

@@ -61,7 +61,8 @@ struct _DispatchWindow
   guint                   draft_timeout_id;
   guint                   address_timeout_id;
   guint                   pulse_id;
-  guint                   scroll_tick_id;
+  guint                   scroll_timeout_id;
+  guint                   scroll_frames_left;
   guint                   layout_idle_id;
   guint                   paste_counter;
   guint                   sent_pictures;   /* attachments of the send under way or last */
@@ -103,6 +104,7 @@ gboolean         _dispatch_window_check_form         (DispatchWindow      *self,
 void             _dispatch_window_update_actions     (DispatchWindow      *self);
 /* Keeps the form at its end, where the result card is, until the reader scrolls or edits. */
 void             _dispatch_window_scroll_to_result   (DispatchWindow      *self);
+void             _dispatch_window_stop_scroll_to_result (DispatchWindow   *self);
 void             _dispatch_window_draft_changed      (DispatchWindow      *self);
 void             _dispatch_window_draft_delete       (DispatchWindow      *self);
 char            *_dispatch_window_draft_serialize    (DispatchWindow      *self,

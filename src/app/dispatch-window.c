@@ -15,6 +15,9 @@
 #define DRAFT_GROUP           "Draft"
 /* Below the form's and the transcript's minimum widths together, the leaflet folds. */
 #define NARROW_WIDTH          700
+/* How long the form keeps to its end after a result is shown, in steps. */
+#define SCROLL_SETTLE_FRAMES  30
+#define SCROLL_SETTLE_INTERVAL_MS 16
 
 enum {
   PROP_0,
@@ -522,7 +525,7 @@ _dispatch_window_draft_changed (DispatchWindow *self)
 
   self->draft_dirty = TRUE;
   self->draft_delete_pending = FALSE;
-  self->scroll_to_result = FALSE;
+  _dispatch_window_stop_scroll_to_result (self);
   g_clear_handle_id (&self->draft_timeout_id, g_source_remove);
   self->draft_timeout_id = g_timeout_add (DRAFT_DELAY_MS, draft_timeout_cb, self);
 }
@@ -662,30 +665,62 @@ drop_cb (GtkDropTarget  *target,
 /* The card's room is known only once the form is laid out with it, and the thumbnails may
  * still grow the rows: until the reader scrolls, the form follows its end. */
 static gboolean
-scroll_to_result_tick_cb (GtkWidget     *widget,
-                          GdkFrameClock *frame_clock,
-                          gpointer       user_data)
+scroll_to_result_cb (gpointer user_data)
 {
-  DispatchWindow *self = DISPATCH_WINDOW (widget);
+  DispatchWindow *self = user_data;
   GtkAdjustment *adjustment = gtk_scrolled_window_get_vadjustment (self->compose_scroller);
 
-  self->scroll_tick_id = 0;
   if (self->scroll_to_result)
     gtk_adjustment_set_value (adjustment, gtk_adjustment_get_upper (adjustment) - gtk_adjustment_get_page_size (adjustment));
 
+  /* The card's room may be known only some layouts later (wrapped labels, a slow machine):
+   * keep at the end for a moment rather than trust one layout. A timeout rather than a
+   * frame callback: it runs however the frames come. */
+  if (self->scroll_to_result && self->scroll_frames_left > 0)
+    {
+      self->scroll_frames_left--;
+      return G_SOURCE_CONTINUE;
+    }
+
+  self->scroll_timeout_id = 0;
   return G_SOURCE_REMOVE;
+}
+
+/* While the form keeps to its end, its viewport does not scroll to the focus: it would take
+ * the keyboard's field (or the card's button, before the card is laid out) back into view
+ * at every layout. */
+static void
+set_viewport_follows_focus (DispatchWindow *self,
+                            gboolean        follows)
+{
+  GtkWidget *viewport = gtk_scrolled_window_get_child (self->compose_scroller);
+
+  if (GTK_IS_VIEWPORT (viewport))
+    gtk_viewport_set_scroll_to_focus (GTK_VIEWPORT (viewport), follows);
+}
+
+void
+_dispatch_window_stop_scroll_to_result (DispatchWindow *self)
+{
+  if (!self->scroll_to_result)
+    return;
+
+  self->scroll_to_result = FALSE;
+  set_viewport_follows_focus (self, TRUE);
 }
 
 void
 _dispatch_window_scroll_to_result (DispatchWindow *self)
 {
   self->scroll_to_result = TRUE;
-  if (self->scroll_tick_id == 0)
-    self->scroll_tick_id = gtk_widget_add_tick_callback (GTK_WIDGET (self), scroll_to_result_tick_cb, NULL, NULL);
+  set_viewport_follows_focus (self, FALSE);
+  self->scroll_frames_left = SCROLL_SETTLE_FRAMES;
+  if (self->scroll_timeout_id == 0)
+    self->scroll_timeout_id = g_timeout_add (SCROLL_SETTLE_INTERVAL_MS, scroll_to_result_cb, self);
 }
 
 /* The new bounds arrive while the viewport is being allocated, when it would not take a new
- * value into account: scroll at the next frame, before its layout. */
+ * value into account: scroll a moment later. */
 static void
 compose_adjustment_changed_cb (DispatchWindow *self,
                                GParamSpec     *pspec,
@@ -695,10 +730,29 @@ compose_adjustment_changed_cb (DispatchWindow *self,
     _dispatch_window_scroll_to_result (self);
 }
 
+/* Until the reader takes over, nothing else moves the form away from its end: the viewport
+ * scrolls to a newly focused widget from where it was before the card was laid out. */
+static void
+compose_value_changed_cb (DispatchWindow *self,
+                          GtkAdjustment  *adjustment)
+{
+  if (self->scroll_to_result &&
+      gtk_adjustment_get_value (adjustment) + gtk_adjustment_get_page_size (adjustment) < gtk_adjustment_get_upper (adjustment) - 0.5)
+    _dispatch_window_scroll_to_result (self);
+}
+
+/* The reader takes over: a scroll, or a key. */
 static gboolean
 compose_scrolled_cb (DispatchWindow *self)
 {
-  self->scroll_to_result = FALSE;
+  _dispatch_window_stop_scroll_to_result (self);
+  return FALSE;
+}
+
+static gboolean
+key_pressed_cb (DispatchWindow *self)
+{
+  _dispatch_window_stop_scroll_to_result (self);
   return FALSE;
 }
 
@@ -902,9 +956,7 @@ dispatch_window_dispose (GObject *object)
   g_clear_handle_id (&self->address_timeout_id, g_source_remove);
   g_clear_handle_id (&self->pulse_id, g_source_remove);
   g_clear_handle_id (&self->layout_idle_id, g_source_remove);
-  if (self->scroll_tick_id != 0)
-    gtk_widget_remove_tick_callback (GTK_WIDGET (self), self->scroll_tick_id);
-  self->scroll_tick_id = 0;
+  g_clear_handle_id (&self->scroll_timeout_id, g_source_remove);
   g_clear_object (&self->session);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->account);
@@ -1069,6 +1121,11 @@ dispatch_window_init (DispatchWindow *self)
   adjustment = gtk_scrolled_window_get_vadjustment (self->compose_scroller);
   g_signal_connect_object (adjustment, "notify::upper", G_CALLBACK (compose_adjustment_changed_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (adjustment, "notify::page-size", G_CALLBACK (compose_adjustment_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (adjustment, "value-changed", G_CALLBACK (compose_value_changed_cb), self, G_CONNECT_SWAPPED);
+  controller = gtk_event_controller_key_new ();
+  gtk_event_controller_set_propagation_phase (controller, GTK_PHASE_CAPTURE);
+  g_signal_connect_object (controller, "key-pressed", G_CALLBACK (key_pressed_cb), self, G_CONNECT_SWAPPED);
+  gtk_widget_add_controller (GTK_WIDGET (self), controller);
   controller = gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_VERTICAL);
   gtk_event_controller_set_propagation_phase (controller, GTK_PHASE_CAPTURE);
   g_signal_connect_object (controller, "scroll", G_CALLBACK (compose_scrolled_cb), self, G_CONNECT_SWAPPED);
