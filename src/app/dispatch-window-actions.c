@@ -5,6 +5,8 @@
 
 #include <glib/gi18n.h>
 
+#include "dispatch-certificate-dialog.h"
+#include "dispatch-password-dialog.h"
 #include "dispatch-secret.h"
 #include "dispatch-settings.h"
 #include "dispatch-window-private.h"
@@ -385,17 +387,8 @@ show_success (DispatchWindow           *self,
   add_result_detail (self, _("Refused"), refused, FALSE);
   add_result_detail (self, _("Encryption"), encryption, FALSE);
   add_result_detail (self, _("Signed in with"), result->auth_mechanism, FALSE);
-  add_result_detail (self, _("Sign-in refused"), result->auth_refused, TRUE);
 
-  if (result->auth_refused != NULL)
-    {
-      /* The sign-in left with the message; the server took the message without it. */
-      show_result (self, "warning", "dialog-warning-symbolic", _("Message sent without signing in"),
-                   _("The server refused the sign-in but accepted the message anyway, as it "
-                     "would from anyone."),
-                   _("Check the user name and password in the account settings."));
-    }
-  else if (n_refused == 0)
+  if (n_refused == 0)
     {
       /* No toast besides: it would cover what the card shows. */
       show_result (self, "success", "emblem-ok-symbolic", _("Message sent"), NULL, NULL);
@@ -507,107 +500,18 @@ show_failure (DispatchWindow *self,
 
 /* Certificates */
 
-static char *
-describe_certificate_flags (GTlsCertificateFlags flags)
-{
-  g_autoptr(GPtrArray) reasons = g_ptr_array_new ();
-
-  if (flags & G_TLS_CERTIFICATE_UNKNOWN_CA)
-    g_ptr_array_add (reasons, _("it was issued by an authority this computer does not know"));
-  if (flags & G_TLS_CERTIFICATE_BAD_IDENTITY)
-    g_ptr_array_add (reasons, _("it was issued for a different server name"));
-  if (flags & G_TLS_CERTIFICATE_NOT_ACTIVATED)
-    g_ptr_array_add (reasons, _("it is not valid yet"));
-  if (flags & G_TLS_CERTIFICATE_EXPIRED)
-    g_ptr_array_add (reasons, _("it has expired"));
-  if (flags & G_TLS_CERTIFICATE_REVOKED)
-    g_ptr_array_add (reasons, _("it has been revoked"));
-  if (flags & G_TLS_CERTIFICATE_INSECURE)
-    g_ptr_array_add (reasons, _("it uses insecure cryptography"));
-  if (reasons->len == 0)
-    g_ptr_array_add (reasons, _("it could not be checked"));
-
-  g_ptr_array_add (reasons, NULL);
-
-  /* Translators: separates the reasons a certificate is not trusted */
-  return g_strjoinv (_(", and "), (char **) reasons->pdata);
-}
-
-/* "ab12…" → "AB:12:…", the way certificate viewers show it. */
-static char *
-format_fingerprint (const char *hex)
-{
-  GString *out = g_string_new (NULL);
-  guint n = 0;
-
-  for (const char *p = hex; p != NULL && *p != '\0'; p++)
-    {
-      if (!g_ascii_isxdigit (*p))
-        continue;
-
-      /* 16 bytes a line: a SHA-256 fits in two lines that are easy to compare. */
-      if (n > 0 && n % 32 == 0)
-        g_string_append_c (out, '\n');
-      else if (n > 0 && n % 2 == 0)
-        g_string_append_c (out, ':');
-
-      g_string_append_c (out, g_ascii_toupper (*p));
-      n++;
-    }
-
-  return g_string_free (out, FALSE);
-}
-
 static void
-add_grid_row (GtkGrid    *grid,
-              int         row,
-              const char *key,
-              const char *value,
-              gboolean    monospace)
+certificate_response_cb (DispatchCertificateDialog *dialog,
+                         const char                *response,
+                         DispatchWindow            *self)
 {
-  GtkWidget *key_label;
-  GtkWidget *value_label;
-
-  key_label = g_object_new (GTK_TYPE_LABEL, "label", key, "xalign", 0.0f, "yalign", 0.0f, NULL);
-  gtk_widget_add_css_class (key_label, "dim-label");
-  /* No wrapping: wrapped labels beside each other make the dialog guess a tall size. */
-  value_label = g_object_new (GTK_TYPE_LABEL,
-                              "label", value ? value : "",
-                              "xalign", 0.0f,
-                              "selectable", TRUE,
-                              "ellipsize", monospace ? PANGO_ELLIPSIZE_NONE : PANGO_ELLIPSIZE_END,
-                              "max-width-chars", 48,
-                              "tooltip-text", value,
-                              NULL);
-  if (monospace)
-    gtk_widget_add_css_class (value_label, "monospace");
-
-  gtk_grid_attach (grid, key_label, 0, row, 1, 1);
-  gtk_grid_attach (grid, value_label, 1, row, 1, 1);
-}
-
-static char *
-format_date (GDateTime *date_time)
-{
-  if (date_time == NULL)
-    return g_strdup (_("unknown"));
-
-  return g_date_time_format (date_time, "%Y-%m-%d");
-}
-
-static void
-certificate_response_cb (AdwMessageDialog *dialog,
-                         const char       *response,
-                         DispatchWindow   *self)
-{
-  const char *host = g_object_get_data (G_OBJECT (dialog), "host");
-  guint port = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (dialog), "port"));
-  const char *fingerprint = g_object_get_data (G_OBJECT (dialog), "fingerprint");
+  const char *fingerprint = dispatch_certificate_dialog_get_fingerprint (dialog);
 
   if (g_strcmp0 (response, "trust") != 0 || fingerprint == NULL)
     return;
 
-  dispatch_settings_set_pin (self->settings, host, port, fingerprint);
+  dispatch_settings_set_pin (self->settings, dispatch_certificate_dialog_get_host (dialog),
+                             dispatch_certificate_dialog_get_port (dialog), fingerprint);
   start_send (self);
 }
 
@@ -615,58 +519,11 @@ static void
 show_certificate_dialog (DispatchWindow *self,
                          const GError   *error)
 {
-  GTlsCertificate *certificate = dispatch_error_get_certificate (error);
-  GTlsCertificateFlags flags = dispatch_error_get_certificate_flags (error);
-  const char *fingerprint = dispatch_error_get_fingerprint (error);
-  const char *host = dispatch_account_get_host (self->account);
-  guint port = dispatch_account_get_effective_port (self->account);
-  g_autofree char *reasons = describe_certificate_flags (flags);
-  g_autofree char *pretty_fingerprint = format_fingerprint (fingerprint);
-  g_autofree char *subject = NULL;
-  g_autofree char *issuer = NULL;
-  g_autofree char *validity = NULL;
   GtkWidget *dialog;
-  GtkWidget *grid;
 
-  if (certificate != NULL)
-    {
-      g_autoptr(GDateTime) not_before = g_tls_certificate_get_not_valid_before (certificate);
-      g_autoptr(GDateTime) not_after = g_tls_certificate_get_not_valid_after (certificate);
-      g_autofree char *from = format_date (not_before);
-      g_autofree char *until = format_date (not_after);
-
-      subject = g_tls_certificate_get_subject_name (certificate);
-      issuer = g_tls_certificate_get_issuer_name (certificate);
-      /* Translators: validity period of a certificate: "from 01/02/24 to 01/02/25" */
-      validity = g_strdup_printf (_("from %s to %s"), from, until);
-    }
-
-  dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Untrusted Certificate"), NULL);
-  /* Translators: %s:%u is the server, the last %s the reasons ("it has expired") */
-  adw_message_dialog_format_body (ADW_MESSAGE_DIALOG (dialog),
-                                  _("The certificate of %s:%u is not trusted: %s. Trust it only if you know this server uses exactly this certificate, such as a test server of your own."),
-                                  host, port, reasons);
-
-  grid = g_object_new (GTK_TYPE_GRID, "column-spacing", 12, "row-spacing", 6, NULL);
-  /* Translators: the certificate's subject, the entity it was issued to — not a message subject */
-  add_grid_row (GTK_GRID (grid), 0, C_("certificate", "Subject"), subject ? subject : _("unknown"), FALSE);
-  add_grid_row (GTK_GRID (grid), 1, _("Issuer"), issuer ? issuer : _("unknown"), FALSE);
-  add_grid_row (GTK_GRID (grid), 2, _("Valid"), validity ? validity : _("unknown"), FALSE);
-  add_grid_row (GTK_GRID (grid), 3, _("SHA-256"), pretty_fingerprint, TRUE);
-  adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), grid);
-
-  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
-                                    "cancel", _("_Cancel"),
-                                    "trust", _("_Trust for This Server"),
-                                    NULL);
-  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "trust", ADW_RESPONSE_DESTRUCTIVE);
-  adw_message_dialog_set_response_enabled (ADW_MESSAGE_DIALOG (dialog), "trust", fingerprint != NULL);
-  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
-  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
-
-  g_object_set_data_full (G_OBJECT (dialog), "host", g_strdup (host), g_free);
-  g_object_set_data (G_OBJECT (dialog), "port", GUINT_TO_POINTER (port));
-  g_object_set_data_full (G_OBJECT (dialog), "fingerprint", g_strdup (fingerprint), g_free);
+  dialog = dispatch_certificate_dialog_new (GTK_WINDOW (self), error,
+                                            dispatch_account_get_host (self->account),
+                                            dispatch_account_get_effective_port (self->account));
   g_signal_connect_object (dialog, "response", G_CALLBACK (certificate_response_cb), self, 0);
 
   gtk_window_present (GTK_WINDOW (dialog));
@@ -833,6 +690,33 @@ send_with_password (DispatchWindow *self,
 }
 
 static void
+password_asked_cb (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(DispatchWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  char *password;
+
+  password = dispatch_password_dialog_ask_finish (result, &error);
+
+  /* Cancel in the question, or the window's Cancel: back to the form, untouched. */
+  if (password == NULL || self->session == NULL)
+    {
+      dispatch_secret_free (password);
+      if (self->session != NULL)
+        {
+          end_sending (self);
+          set_phase (self, _("Cancelled"));
+        }
+      return;
+    }
+
+  send_with_password (self, password);
+  dispatch_secret_free (password);
+}
+
+static void
 password_lookup_cb (GObject      *object,
                     GAsyncResult *result,
                     gpointer      user_data)
@@ -850,24 +734,23 @@ password_lookup_cb (GObject      *object,
       return;
     }
 
-  if (error != NULL || password == NULL)
+  if (error != NULL)
     {
       g_autoptr(GError) failure = NULL;
 
-      if (error != NULL)
-        dispatch_set_error (&failure, DISPATCH_ERROR_AUTH_UNAVAILABLE, DISPATCH_SMTP_STAGE_NONE, NULL,
-                            _("Make sure a keyring (Secret Service) is running, then enter the password again in the account settings."),
-                            _("The password could not be read from the keyring: %s"), error->message);
-      else
-        dispatch_set_error (&failure, DISPATCH_ERROR_AUTH_UNAVAILABLE, DISPATCH_SMTP_STAGE_NONE, NULL,
-                            _("Enter the password in the account settings, or clear the user name to send without signing in."),
-                            _("No password is stored for %s on %s."),
-                            dispatch_account_get_user (self->account),
-                            dispatch_account_get_host (self->account));
-
+      dispatch_set_error (&failure, DISPATCH_ERROR_AUTH_UNAVAILABLE, DISPATCH_SMTP_STAGE_NONE, NULL,
+                          _("Make sure a keyring (Secret Service) is running, then enter the password again in the account settings."),
+                          _("The password could not be read from the keyring: %s"), error->message);
       end_sending (self);
       set_phase (self, _("Not sent"));
       show_failure (self, failure);
+      return;
+    }
+
+  if (password == NULL)
+    {
+      dispatch_password_dialog_ask_async (GTK_WINDOW (self), self->account, self->cancellable,
+                                          password_asked_cb, g_object_ref (self));
       return;
     }
 

@@ -7,6 +7,7 @@
 
 #include "dispatch-attachment-row.h"
 #include "dispatch-settings.h"
+#include "dispatch-setup-banner.h"
 #include "dispatch-window-private.h"
 
 /* Typing pauses this long before a draft is written or an address is complained about. */
@@ -1052,6 +1053,7 @@ dispatch_window_class_init (DispatchWindowClass *klass)
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   g_type_ensure (DISPATCH_TYPE_TRANSCRIPT_VIEW);
+  g_type_ensure (DISPATCH_TYPE_SETUP_BANNER);
 
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/dispatchmail/Dispatch/dispatch-window.ui");
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, toast_overlay);
