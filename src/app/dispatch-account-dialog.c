@@ -6,7 +6,6 @@
 #include <glib/gi18n.h>
 
 #include "dispatch-account-dialog.h"
-#include "dispatch-address.h"
 #include "dispatch-certificate-dialog.h"
 #include "dispatch-engine.h"
 #include "dispatch-secret.h"
@@ -93,11 +92,15 @@ static void
 toast (DispatchAccountDialog *self,
        const char            *title)
 {
+  g_autofree char *escaped = NULL;
+
   /* The password is saved as the dialog closes; the answer may come after. */
   if (self->disposed)
     return;
 
-  adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self), adw_toast_new (title));
+  /* Toast titles are Pango markup in libadwaita 1.2; the keyring's messages are plain text. */
+  escaped = g_markup_escape_text (title, -1);
+  adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self), adw_toast_new (escaped));
 }
 
 static guint
@@ -326,7 +329,7 @@ sender_address_changed_cb (DispatchAccountDialog *self)
   const char *address = gtk_editable_get_text (GTK_EDITABLE (self->sender_address_row));
   guint n = 0;
 
-  if (address[0] == '\0' || (dispatch_address_list_check (address, &n, NULL) && n == 1))
+  if (address[0] == '\0' || (dispatch_message_check_address_field (DISPATCH_MESSAGE_FIELD_FROM, address, &n, NULL) && n == 1))
     gtk_widget_remove_css_class (GTK_WIDGET (self->sender_address_row), "error");
   else
     gtk_widget_add_css_class (GTK_WIDGET (self->sender_address_row), "error");

@@ -230,6 +230,7 @@ clear_result (DispatchWindow *self)
   GtkWidget *child;
 
   gtk_revealer_set_reveal_child (self->result_revealer, FALSE);
+  _dispatch_window_stop_scroll_to_result (self);
 
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->result_details))) != NULL)
     gtk_grid_remove (self->result_details, child);
@@ -288,8 +289,6 @@ show_result (DispatchWindow *self,
              const char     *description,
              const char     *hint)
 {
-  GtkAdjustment *adjustment = gtk_scrolled_window_get_vadjustment (self->compose_scroller);
-
   gtk_widget_set_visible (GTK_WIDGET (self->result_revealer), TRUE);
   gtk_widget_add_css_class (GTK_WIDGET (self->result_card), style);
   gtk_image_set_from_icon_name (self->result_icon, icon_name);
@@ -299,7 +298,10 @@ show_result (DispatchWindow *self,
   gtk_label_set_text (self->result_hint, hint ? hint : "");
   gtk_widget_set_visible (GTK_WIDGET (self->result_hint), hint && hint[0]);
   gtk_revealer_set_reveal_child (self->result_revealer, TRUE);
-  gtk_adjustment_set_value (adjustment, gtk_adjustment_get_lower (adjustment));
+
+  /* The card is last in the form: scrolled to the end, it shows with the text and the
+   * attachments above it — once the form has been laid out with it (see the window). */
+  _dispatch_window_scroll_to_result (self);
 }
 
 static char *
@@ -323,14 +325,50 @@ join_recipients (GPtrArray *recipients,
   return g_string_free (text, FALSE);
 }
 
+/* What went out, for the result card: "1 picture, 87 kB", "Text only, 1.9 kB",
+ * "2 pictures and 1 other file, 3.1 MB" — the attachments as they were at Send, the size of
+ * the message on the wire. */
+static char *
+describe_sent (DispatchWindow *self,
+               guint64         bytes_sent)
+{
+  g_autofree char *size = g_format_size (bytes_sent);
+  g_autofree char *pictures = NULL;
+  g_autofree char *files = NULL;
+  g_autofree char *what = NULL;
+
+  if (self->sent_pictures > 0)
+    pictures = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u picture", "%u pictures", self->sent_pictures),
+                                self->sent_pictures);
+  if (self->sent_files > 0)
+    files = g_strdup_printf (self->sent_pictures > 0
+                             ? g_dngettext (GETTEXT_PACKAGE, "%u other file", "%u other files", self->sent_files)
+                             : g_dngettext (GETTEXT_PACKAGE, "%u file", "%u files", self->sent_files),
+                             self->sent_files);
+
+  if (pictures != NULL && files != NULL)
+    /* Translators: "2 pictures and 1 other file" */
+    what = g_strdup_printf (_("%s and %s"), pictures, files);
+  else if (pictures != NULL || files != NULL)
+    what = g_strdup (pictures != NULL ? pictures : files);
+  else
+    /* Translators: the message had no attachments; %s is its size: "Text only, 1.9 kB" */
+    return g_strdup_printf (_("Text only, %s"), size);
+
+  /* Translators: what was sent and the message's size: "1 picture, 87 kB" */
+  return g_strdup_printf (_("%s, %s"), what, size);
+}
+
 static void
 show_success (DispatchWindow           *self,
               const DispatchSmtpResult *result)
 {
+  g_autofree char *sent = describe_sent (self, result->bytes_sent);
   g_autofree char *accepted = join_recipients (result->accepted, FALSE);
   g_autofree char *refused = join_recipients (result->refused, TRUE);
   g_autofree char *encryption = NULL;
   guint n_refused = result->refused ? result->refused->len : 0;
+  GtkWidget *focus;
 
   clear_result (self);
 
@@ -341,6 +379,8 @@ show_success (DispatchWindow           *self,
   else
     encryption = g_strdup (_("None — the message crossed the network unencrypted"));
 
+  /* Translators: heading of what went out in the result card: "Sent  1 picture, 87 kB" */
+  add_result_detail (self, C_("result", "Sent"), sent, FALSE);
   add_result_detail (self, _("Server reply"), result->final_reply, TRUE);
   add_result_detail (self, _("Queued as"), result->queue_id, TRUE);
   add_result_detail (self, _("Accepted"), accepted, FALSE);
@@ -350,29 +390,28 @@ show_success (DispatchWindow           *self,
 
   if (n_refused == 0)
     {
-      show_result (self, "success", "emblem-ok-symbolic", _("Message sent"),
-                   _("The server accepted the message for delivery."), NULL);
-      _dispatch_window_toast (self, _("Message sent"));
+      /* No toast besides: it would cover what the card shows. */
+      show_result (self, "success", "emblem-ok-symbolic", _("Message sent"), NULL, NULL);
     }
+
   else
     {
       g_autofree char *description = NULL;
-      g_autofree char *toast_title = NULL;
 
       description = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
                                                   "The server refused %u recipient; everyone else will get the message.",
                                                   "The server refused %u recipients; everyone else will get the message.",
                                                   n_refused),
                                      n_refused);
-      toast_title = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                                  "Message sent, but %u recipient was refused",
-                                                  "Message sent, but %u recipients were refused",
-                                                  n_refused),
-                                     n_refused);
       show_result (self, "warning", "dialog-warning-symbolic",
                    _("Message sent, but not to everyone"), description, NULL);
-      _dispatch_window_toast (self, toast_title);
     }
+
+  /* The message is gone: the keyboard moves from the form to its result, and the form's
+   * viewport, which scrolls to the focus, agrees with the scroll to the card. */
+  focus = gtk_root_get_focus (GTK_ROOT (self));
+  if (focus == NULL || gtk_widget_is_ancestor (focus, GTK_WIDGET (self->compose_box)))
+    gtk_widget_grab_focus (self->dismiss_button);
 }
 
 static const char *
@@ -506,8 +545,10 @@ phase_for_state (DispatchSmtpState state)
   switch (state)
     {
     case DISPATCH_SMTP_STATE_CONNECTING:
-    case DISPATCH_SMTP_STATE_HELLO:
       return _("Connecting…");
+    case DISPATCH_SMTP_STATE_HELLO:
+      /* Translators: the phase of a send while EHLO is on the wire */
+      return _("Greeting the server…");
     case DISPATCH_SMTP_STATE_SECURING:
       return _("Securing the connection…");
     case DISPATCH_SMTP_STATE_AUTHENTICATING:
@@ -599,6 +640,10 @@ send_cb (GObject      *object,
 
   smtp_result = dispatch_smtp_session_send_finish (session, result, &error);
 
+  /* The worker has let go of the connection: the application may end now (see start_send). */
+  if (g_object_get_data (G_OBJECT (session), "application") != NULL)
+    g_application_release (g_object_get_data (G_OBJECT (session), "application"));
+
   /* Cancelled (and perhaps sent again) meanwhile: this outcome is nobody's business. */
   if (session != self->session)
     return;
@@ -629,6 +674,16 @@ send_with_password (DispatchWindow *self,
                     const char     *password)
 {
   g_autoptr(DispatchMessage) message = _dispatch_window_build_message (self);
+  GtkApplication *application = gtk_window_get_application (GTK_WINDOW (self));
+
+  /* A cancelled send still says QUIT and closes its socket in the worker: quitting waits for
+   * that rather than cutting the thread off mid-call. */
+  if (application != NULL)
+    {
+      g_application_hold (G_APPLICATION (application));
+      g_object_set_data_full (G_OBJECT (self->session), "application",
+                              g_object_ref (application), g_object_unref);
+    }
 
   dispatch_smtp_session_send_async (self->session, self->account, password, NULL, message,
                                     self->cancellable, send_cb, g_object_ref (self));
@@ -703,6 +758,27 @@ password_lookup_cb (GObject      *object,
   dispatch_secret_free (password);
 }
 
+/* The form is locked from here to the result: what it holds now is what is sent. */
+static void
+count_attachments (DispatchWindow *self)
+{
+  g_autoptr(GPtrArray) files = dispatch_window_list_attachments (self);
+
+  self->sent_pictures = 0;
+  self->sent_files = 0;
+
+  for (guint i = 0; i < files->len; i++)
+    {
+      g_autofree char *name = g_file_get_basename (g_ptr_array_index (files, i));
+      g_autofree char *type = g_content_type_guess (name, NULL, 0, NULL);
+
+      if (g_content_type_is_mime_type (type, "image/*"))
+        self->sent_pictures++;
+      else
+        self->sent_files++;
+    }
+}
+
 static void
 start_send (DispatchWindow *self)
 {
@@ -720,6 +796,7 @@ start_send (DispatchWindow *self)
   g_signal_connect (self->session, "transcript", G_CALLBACK (session_transcript_cb), self);
   g_signal_connect (self->session, "progress", G_CALLBACK (session_progress_cb), self);
 
+  count_attachments (self);
   clear_result (self);
   dispatch_transcript_view_clear (self->transcript_view);
   gtk_progress_bar_set_fraction (self->progress_bar, 0.0);

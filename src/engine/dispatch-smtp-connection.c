@@ -260,7 +260,8 @@ handshake (DispatchSmtpConnection  *self,
           g_autofree char *fingerprint = dispatch_smtp_certificate_sha256 (rejected);
           g_autofree char *reasons = dispatch_smtp_certificate_describe_flags (rejected_flags, self->host);
 
-          notef (self, "Certificate rejected: %s SHA-256 %s", reasons, fingerprint);
+          /* Translators: a transcript note; the first %s says why, the second is a fingerprint */
+          notef (self, _("Certificate rejected: %s SHA-256 %s"), reasons, fingerprint);
           dispatch_set_error (error, DISPATCH_ERROR_CERTIFICATE_UNTRUSTED, DISPATCH_SMTP_STAGE_TLS,
                               NULL,
                               _("If you are sure this is the right server, trust this certificate "
@@ -311,7 +312,8 @@ handshake (DispatchSmtpConnection  *self,
 
   version = dispatch_smtp_connection_dup_tls_version (self);
   cipher = dispatch_smtp_connection_dup_tls_cipher (self);
-  notef (self, "TLS established: %s, %s", version ? version : "TLS", cipher ? cipher : "");
+  /* Translators: a transcript note: "TLS established: TLS 1.3, TLS_AES_256_GCM_SHA384" */
+  notef (self, _("TLS established: %s, %s"), version ? version : "TLS", cipher ? cipher : "");
   return TRUE;
 }
 
@@ -355,7 +357,8 @@ dispatch_smtp_connection_connect (DispatchSmtpConnection  *self,
    * loads libproxy and its C++ runtime, a third of our memory. */
   g_socket_client_set_enable_proxy (client, FALSE);
 
-  notef (self, "Connecting to %s port %u", host, port);
+  /* Translators: a transcript note: "Connecting to smtp.example.org port 587" */
+  notef (self, _("Connecting to %s port %u"), host, port);
   self->socket_connection = g_socket_client_connect_to_host (client, host, port, cancellable,
                                                              &local_error);
   if (self->socket_connection == NULL)
@@ -386,7 +389,8 @@ dispatch_smtp_connection_connect (DispatchSmtpConnection  *self,
   remote = g_socket_connection_get_remote_address (self->socket_connection, NULL);
   if (G_IS_INET_SOCKET_ADDRESS (remote))
     remote_text = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
-  notef (self, "Connected to %s (%s)", host, remote_text ? remote_text : "?");
+  /* Translators: a transcript note: "Connected to smtp.example.org (192.0.2.1)" */
+  notef (self, _("Connected to %s (%s)"), host, remote_text ? remote_text : "?");
 
   if (implicit_tls && !handshake (self, cancellable, error))
     return FALSE;

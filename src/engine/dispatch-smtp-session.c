@@ -179,7 +179,8 @@ run (DispatchSmtpJob  *job,
     }
 
   if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    dispatch_smtp_job_info (job, "Cancelled");
+    /* Translators: a transcript note */
+    dispatch_smtp_job_info (job, _("Cancelled"));
   dispatch_smtp_job_set_state (job, DISPATCH_SMTP_STATE_FAILED);
   g_propagate_error (error, g_steal_pointer (&local_error));
   return NULL;

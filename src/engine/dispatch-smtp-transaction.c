@@ -364,7 +364,8 @@ write_message (DispatchSmtpJob  *job,
   g_autofree char *size_text = g_format_size_full (dispatch_smtp_job_get_total (job), G_FORMAT_SIZE_LONG_FORMAT);
   g_autoptr(GError) local_error = NULL;
 
-  dispatch_smtp_job_info (job, "(message data: %s)", size_text);
+  /* Translators: a transcript note: "(message data: 1.9 kB (1903 bytes))" */
+  dispatch_smtp_job_info (job, _("(message data: %s)"), size_text);
   dispatch_smtp_job_set_state (job, DISPATCH_SMTP_STATE_SENDING_DATA);
   dispatch_smtp_job_progress (job, 0);
 
