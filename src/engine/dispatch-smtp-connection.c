@@ -296,7 +296,8 @@ handshake (DispatchSmtpConnection  *self,
       negotiated == G_TLS_PROTOCOL_VERSION_TLS_1_0 ||
       negotiated == G_TLS_PROTOCOL_VERSION_TLS_1_1)
     {
-      notef (self, "TLS established: %s, refused", dispatch_smtp_tls_version_name (negotiated));
+      /* Translators: a transcript note: "TLS established: TLS 1.0, refused" */
+      notef (self, _("TLS established: %s, refused"), dispatch_smtp_tls_version_name (negotiated));
       dispatch_set_error (error, DISPATCH_ERROR_TLS_FAILED, DISPATCH_SMTP_STAGE_TLS, NULL,
                           _("Nothing was sent. The server must be updated to TLS 1.2 or newer "
                             "(RFC 8996)."),

@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include <glib/gi18n-lib.h>
+
 #include "dispatch-engine-enums.h"
 #include "dispatch-smtp-dialogue.h"
 #include "dispatch-smtp-job.h"
