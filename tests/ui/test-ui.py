@@ -48,7 +48,7 @@ POLL = 0.2
 SCREEN = (1280, 1024)
 
 USER = 'alice'
-PASSWORD = 'Ui-test-pässword-3e9b'
+PASSWORD = 'Ui-test-password-3e9b'  # ASCII: xdotool types other characters by remapping keys
 TO = 'bob@example.com'
 SCHEMA_PATH = 'io/github/dispatchmail/Dispatch'
 
@@ -183,8 +183,19 @@ class Display:
             raise Failure('xdotool %s: %s' % (' '.join(map(str, args)), result.stderr.strip()))
         return result.stdout
 
+    def move(self, x, y):
+        """Moves the pointer onto (x, y), always with some motion, as a hand does: GTK learns
+        that the pointer is over a window that appeared under it, or over a button enabled
+        again under it, only from a motion event. (`mousemove --sync` to where the pointer
+        already is would also wait for a motion that never comes.)"""
+        where = dict(item.split(':') for item in self.xdotool('getmouselocation').split()[:2])
+        if (int(where['x']), int(where['y'])) == (int(x), int(y)):
+            self.xdotool('mousemove', '--sync', int(x) + 3, int(y) + 1)
+        self.xdotool('mousemove', '--sync', int(x), int(y))
+
     def click(self, x, y):
-        self.xdotool('mousemove', '--sync', int(x), int(y), 'click', '1')
+        self.move(x, y)
+        self.xdotool('click', '1')
 
     def type(self, text):
         self.xdotool('type', '--delay', '40', text)
@@ -284,8 +295,10 @@ class App:
         for i in range(self.root.get_child_count()):
             try:
                 w = self.root.get_child_at_index(i)
+                # Only the first window and the active one are SHOWING in GTK 4.8; every mapped
+                # one is VISIBLE with a size.
                 if (w is not None and state(w, Atspi.StateType.VISIBLE)
-                        and state(w, Atspi.StateType.SHOWING) and not state(w, Atspi.StateType.DEFUNCT)):
+                        and not state(w, Atspi.StateType.DEFUNCT) and extents(w)[2] > 0):
                     w.get_name()
                     result.append(w)
             except GLib.Error:  # a window closing while we look
@@ -346,8 +359,29 @@ class App:
             node = parent
         raise Failure('%r is in no window' % acc.get_name())
 
+    def reveal(self, acc):
+        """Scrolls acc into view with the mouse wheel, as a person would, if a scrolled pane
+        around it has moved it out of sight (GTK still reports where it would be)."""
+        pane = acc.get_parent()
+        while pane is not None and pane.get_role_name() != 'scroll pane':
+            pane = pane.get_parent()
+        if pane is None:
+            return
+        ox, oy, _ = self.window_origin(self.frame_of(acc))
+        for _ in range(60):
+            _, y, _, h = extents(acc)
+            px, py, pw, ph = extents(pane)
+            if y >= py and y + h <= py + ph:
+                return
+            # Button 4 scrolls up, 5 down.
+            self.display.move(ox + px + pw // 2, oy + py + ph // 2)
+            self.display.xdotool('click', '4' if y < py else '5')
+            self.alive()
+        raise Failure('could not scroll %r into view' % acc.get_name())
+
     def click(self, acc, at=0.5):
         """Clicks at the middle of acc's height, at this fraction of its width."""
+        self.reveal(acc)
         x, y, w, h = extents(acc)
         ox, oy, _ = self.window_origin(self.frame_of(acc))
         self.display.click(ox + x + int(w * at), oy + y + h // 2)
@@ -516,10 +550,12 @@ def scenario_send_five_times(t):
     app = t.launch('--to', TO, '--subject', 'Five in a row')
     window = ComposeWindow(app)
     for n in range(1, 6):
+        started = time.monotonic()
         window.click_send()
         wait_received(app, server, n, 'message %d' % n)
         window.wait_ready()
         app.alive()
+        note('send %d: %.1f s from the click to Send enabled again' % (n, time.monotonic() - started))
     got = server.handler.received()
     if len(got) != 5 or any(m['subject'] != 'Five in a row' for m in got):
         raise Failure('the server got %r' % got)
@@ -703,8 +739,10 @@ def scenario_narrow_window(t):
     app = t.launch('--to', TO, '--subject', 'From a narrow window')
     window = ComposeWindow(app)
     frame = window.top()
-    _, _, wid = app.window_origin(frame)
-    t.display.xdotool('windowsize', wid, 400, 700)
+    # The X window is larger than the window by the resize border GTK draws around it.
+    origin_x, _, wid = app.window_origin(frame)
+    border = 2 * origin_x
+    t.display.xdotool('windowsize', wid, 400 + border, 700 + border)
     wait_for('the window to be 400 px wide', lambda: extents(frame)[2] == 400, timeout=30,
              alive=app.alive)
     # Every control the form needs lies inside those 400 px.
