@@ -67,10 +67,13 @@ chmod 700 "$XDG_RUNTIME_DIR"
 # settings, the accessibility bridge on, the desktop's settings backend.
 unset GTK_A11Y NO_AT_BRIDGE GSETTINGS_BACKEND GSETTINGS_SCHEMA_DIR GDK_BACKEND WAYLAND_DISPLAY DISPLAY
 
-# The daemons do not run with the test's fatal warnings; the driver hands G_DEBUG on to the app.
-env -u G_DEBUG -u MALLOC_PERTURB_ DISPATCH_UI_G_DEBUG="${G_DEBUG:-}" dbus-run-session -- sh -c '
+# Neither the daemons nor the app run with the test's fatal warnings: the app runs as a
+# person runs it, and the driver checks that it is alive and what it did.
+# The services the bus starts (at-spi2-registryd says hello on its stdout) write to stderr;
+# only the driver writes to stdout, which meson reads as TAP.
+env -u G_DEBUG -u MALLOC_PERTURB_ dbus-run-session -- sh -c '
   # A non-empty password creates and unlocks the "login" keyring without asking anyone.
   printf "dispatch-test" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
-  exec "$@"
+  exec "$@" >&3 3>&-
 ' run-ui-session /usr/bin/python3 "$driver" --dispatch "$bin/dispatch" \
-  --schema-dir "$share/glib-2.0/schemas" "$@"
+  --schema-dir "$share/glib-2.0/schemas" "$@" 3>&1 1>&2
