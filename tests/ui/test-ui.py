@@ -806,6 +806,12 @@ def main():
     chosen = [(i, s) for i, s in enumerate(SCENARIOS, 1)
               if not args.only or any(o in s[1].__name__ for o in args.only)]
     print('1..%d' % len(chosen), flush=True)
+
+    # meson's timeout sends SIGTERM: end the app, the servers and Xvfb on the way out.
+    def stop(signum, frame):
+        raise SystemExit('stopped by signal %d' % signum)
+    signal.signal(signal.SIGTERM, stop)
+
     Atspi.init()
     t = Test(args)
     failed = 0
