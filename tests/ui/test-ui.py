@@ -764,7 +764,8 @@ def scenario_narrow_window(t):
 
 
 def scenario_quit_while_sending(t):
-    """Ctrl+Q while a message is on its way asks first; the app keeps running meanwhile."""
+    """Ctrl+Q while a message is on its way asks first, the app running meanwhile; confirmed,
+    the send is cancelled and the app exits normally."""
     server = t.server()
     t.settings(**local_account(server))
     app = t.launch('--to', TO, '--subject', 'Quit while sending')
@@ -780,10 +781,23 @@ def scenario_quit_while_sending(t):
                 return frame
         return None
 
-    dialog = wait_for('a question before quitting', question, timeout=30, alive=app.alive)
+    dialog = wait_for('a question before quitting', question, alive=app.alive)
     note('asked: %s' % ' / '.join(n for n in app.labels(within=dialog) if n))
     t.screenshot('quit-while-sending')
     app.alive()
+
+    # Confirmed, the send is cancelled and the app ends on its own, normally.
+    app.click(app.wait_find('the button that stops sending and closes', 'push button',
+                            prefix='Cancel Sending', within=dialog))
+    deadline = time.monotonic() + WAIT
+    while app.proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(POLL)
+    code = app.proc.poll()
+    if code != 0:
+        raise Failure('after "Cancel Sending and Close" dispatch %s\n%s' % (
+            'is still running' if code is None else 'ended with status %d' % code, app.log()[-3000:]))
+    if server.handler.received():
+        raise Failure('the server stored %r' % server.handler.received())
 
 
 SCENARIOS = [
@@ -794,7 +808,7 @@ SCENARIOS = [
     ('edit the port in the account dialog, then send (password kept)', scenario_port_edited_keeps_password),
     ('mailto: while a draft is open', scenario_mailto_keeps_draft),
     ('narrow window (400 px)', scenario_narrow_window),
-    ('quit during a send asks', scenario_quit_while_sending),
+    ('quit during a send asks, then exits cleanly', scenario_quit_while_sending),
 ]
 
 
