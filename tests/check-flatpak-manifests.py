@@ -8,7 +8,9 @@
 # Prints TAP.
 
 import json
+import os
 import re
+import subprocess
 import sys
 
 APP_ID = 'io.github.dispatchmail.Dispatch'
@@ -169,6 +171,10 @@ def check_manifest(tap, path, options, devel):
               f'{name}: GMime {GMIME["tag"]} from git, pinned by tag and commit',
               f'gmime sources: {gmime.get("sources")}')
     tap.check(gmime.get('buildsystem', 'autotools') == 'autotools', f'{name}: GMime built with autotools')
+    # Only the shared library is needed at run time; the link, headers and .pc file are not.
+    cleanup = manifest.get('cleanup', []) + gmime.get('cleanup', [])
+    tap.check(all(path in cleanup for path in ('/lib/*.so', '/include', '/lib/pkgconfig')),
+              f'{name}: GMime\'s /lib/*.so, headers and pkg-config file cleaned up', f'cleanup: {cleanup}')
 
     dispatch = by_name.get('dispatch', {})
     tap.check(bool(modules) and modules[-1] is dispatch, f'{name}: dispatch is the last module')
@@ -190,6 +196,7 @@ def check_manifest(tap, path, options, devel):
 
     # The SDK has neither Xvfb nor a keyring for the test suite.
     tap.check(given.get('tests') == 'false', f'{name}: -Dtests=false')
+    tap.check(given.get('bench') == 'false', f'{name}: -Dbench=false, no benchmark programs')
 
     sources = dispatch.get('sources', [])
     if devel:
@@ -197,11 +204,39 @@ def check_manifest(tap, path, options, devel):
         tap.check(dispatch.get('run-tests') is True, f'{name}: run-tests')
         tap.check(len(sources) == 1 and sources[0].get('type') == 'dir' and sources[0].get('path') == '..',
                   f'{name}: builds the working tree', f'sources: {sources}')
+        skip = sources[0].get('skip', []) if sources else []
+        tap.check(all(d in skip for d in ('.git', '_build', '_build-sanitize', '_build-flatpak')),
+                  f'{name}: leaves the build directories and .git out of the copy', f'skip: {skip}')
     else:
         tap.check(given.get('development', 'false') == 'false', f'{name}: not the development build')
         tap.check(len(sources) == 1 and sources[0].get('type') == 'git'
                   and sources[0].get('url') == DISPATCH_GIT and sources[0].get('tag'),
                   f'{name}: builds a tagged release from git', f'sources: {sources}')
+        source = sources[0] if sources else {}
+        tag, commit = source.get('tag', ''), source.get('commit', '')
+        tap.check(re.fullmatch(r'[0-9a-f]{40}', commit) is not None,
+                  f'{name}: the tag is pinned to a full commit', f'commit is {commit!r}')
+        check_release_revision(tap, name, path, tag, commit)
+
+
+def check_release_revision(tap, name, path, tag, commit):
+    """In a git checkout: the pinned commit is one of ours, and an existing tag is that commit."""
+    def git(*args):
+        return subprocess.run(['git', '-C', os.path.dirname(os.path.abspath(path))] + list(args),
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        inside = git('rev-parse', '--is-inside-work-tree').stdout.strip() == 'true'
+    except OSError:
+        inside = False
+    if not inside:
+        tap.n += 1
+        print(f'ok {tap.n} - {name}: the pinned commit is in this repository # SKIP not a git checkout')
+        return
+    tap.check(git('cat-file', '-e', commit + '^{commit}').returncode == 0,
+              f'{name}: the pinned commit is in this repository', f'no commit {commit}')
+    tagged = git('rev-parse', '-q', '--verify', f'refs/tags/{tag}^{{commit}}').stdout.strip()
+    tap.check(tagged in ('', commit), f'{name}: tag {tag}, where it exists, is the pinned commit',
+              f'{tag} is {tagged}, the manifest pins {commit}')
 
 
 def main():

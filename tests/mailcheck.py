@@ -290,7 +290,7 @@ def check_send(tap, label, case, status, out, err, extra_diag=''):
 # ─── Checking what was delivered ──────────────────────────────────────────────────────────
 
 # Headers the receiving server adds, which may name envelope recipients (Bcc ones included).
-TRACE_HEADERS = {'received', 'return-path', 'delivered-to', 'x-original-to'}
+TRACE_HEADERS = {'received', 'return-path', 'delivered-to', 'x-original-to', 'envelope-to'}
 
 
 def all_defects(msg):

@@ -368,6 +368,65 @@ test_engine (void)
   g_assert_cmpstr (dispatch_smtp_stage_to_string (DISPATCH_SMTP_STAGE_CONNECT), ==, "Verbindungsaufbau");
 }
 
+static void
+note_cb (DispatchSmtpSession   *session,
+         DispatchSmtpDirection  direction,
+         const char            *line,
+         GString               *notes)
+{
+  if (direction == DISPATCH_SMTP_DIRECTION_INFO)
+    g_string_append_printf (notes, "%s\n", line);
+}
+
+static void
+send_done_cb (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  gboolean *done = user_data;
+  g_autoptr(DispatchSmtpResult) smtp_result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  smtp_result = dispatch_smtp_session_send_finish (DISPATCH_SMTP_SESSION (object), result, &error);
+  g_assert_null (smtp_result);
+  *done = TRUE;
+}
+
+/* The transcript's notes are the engine's, and as translated as its errors. */
+static void
+test_transcript_notes (void)
+{
+  g_autoptr(DispatchSmtpSession) session = dispatch_smtp_session_new ();
+  g_autoptr(DispatchAccount) account = dispatch_account_new ();
+  g_autoptr(DispatchMessage) message = dispatch_message_new ();
+  g_autoptr(GSocketListener) listener = g_socket_listener_new ();
+  g_autoptr(GString) notes = g_string_new (NULL);
+  g_autofree char *expected = NULL;
+  gboolean done = FALSE;
+  guint16 port;
+
+  use_language ("de");
+
+  /* A port nobody listens on: the connection is refused after the first note. */
+  port = g_socket_listener_add_any_inet_port (listener, NULL, NULL);
+  g_socket_listener_close (listener);
+
+  dispatch_account_set_host (account, "127.0.0.1");
+  dispatch_account_set_port (account, port);
+  dispatch_account_set_security (account, DISPATCH_SMTP_SECURITY_NONE);
+  dispatch_message_set_from (message, "ann@example.org");
+  dispatch_message_set_to (message, "bob@example.org");
+  dispatch_message_set_text (message, "Hallo");
+
+  g_signal_connect (session, "transcript", G_CALLBACK (note_cb), notes);
+  dispatch_smtp_session_send_async (session, account, NULL, NULL, message, NULL, send_done_cb, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+
+  expected = g_strdup_printf ("Verbindung zu 127.0.0.1, Port %u\n", port);
+  g_assert_true (g_str_has_prefix (notes->str, expected));
+}
+
 /* The Plural-Forms headers: French counts 0 as singular, German and Spanish do not. */
 static void
 test_plural_forms (void)
@@ -434,6 +493,7 @@ main (int   argc,
 
   g_test_add_func ("/translation/engine", test_engine);
   g_test_add_func ("/translation/plural-forms", test_plural_forms);
+  g_test_add_func ("/translation/transcript-notes", test_transcript_notes);
   g_test_add_func ("/translation/main-window", test_main_window);
   g_test_add_func ("/translation/account-dialog", test_account_dialog);
   g_test_add_func ("/translation/shortcuts-window", test_shortcuts_window);

@@ -6,7 +6,7 @@
 #include <glib/gi18n.h>
 
 #include "dispatch-account-dialog.h"
-#include "dispatch-address.h"
+#include "dispatch-certificate-dialog.h"
 #include "dispatch-engine.h"
 #include "dispatch-secret.h"
 #include "dispatch-settings.h"
@@ -47,6 +47,8 @@ struct _DispatchAccountDialog
   /* Template widgets */
   GtkLabel               *provider_help;
   AdwComboRow            *provider_row;
+  AdwActionRow           *ca_file_row;
+  GtkWidget              *ca_file_clear_button;
   AdwEntryRow            *host_row;
   GtkSpinButton          *port_spin;
   AdwComboRow            *security_row;
@@ -60,6 +62,7 @@ struct _DispatchAccountDialog
   GtkStack               *test_icon_stack;
   GtkSpinner             *test_spinner;
   GtkLabel               *test_details;
+  GtkWidget              *test_certificate_box;
   GtkFrame               *test_frame;
   DispatchTranscriptView *test_transcript;
 
@@ -67,6 +70,15 @@ struct _DispatchAccountDialog
   GSettings              *settings;
   GCancellable           *cancellable;
   DispatchSmtpSession    *session;      /* the test under way */
+  GError                 *test_error;   /* the last test's failure, for "Trust for This Server" */
+  DispatchAccount        *test_account; /* …and the account it went to */
+  GtkFileChooserNative   *ca_chooser;
+
+  /* The server and user the keyring's password belongs to: the account as it was when the
+   * dialog opened, or as it was when the password was last saved. */
+  char                   *stored_host;
+  guint                   stored_port;
+  char                   *stored_user;
 
   guint                   disposed : 1;
   guint                   applying_preset : 1;
@@ -149,13 +161,42 @@ security_set_mapping (const GValue       *value,
   return g_variant_new_string (dispatch_smtp_security_to_string (index));
 }
 
+/* Whether the server settings still are the preset's. */
+static gboolean
+preset_is_edited (DispatchAccountDialog *self,
+                  const Provider        *provider)
+{
+  g_autofree char *host = NULL;
+
+  if (provider->host == NULL)
+    return FALSE;
+
+  host = g_settings_get_string (self->settings, "host");
+  return g_strcmp0 (g_strstrip (host), provider->host) != 0 ||
+         g_settings_get_uint (self->settings, "port") != provider->port ||
+         (DispatchSmtpSecurity) g_settings_get_enum (self->settings, "security") != provider->security;
+}
+
+/* An edited preset stays that provider, with its help: a port changed for a firewall is still
+ * Gmail. Only the subtitle says so, and keeps its one line, so nothing moves under the pointer. */
 static void
 update_provider_help (DispatchAccountDialog *self)
 {
   g_autofree char *id = g_settings_get_string (self->settings, "provider");
-  guint index = provider_index (id);
+  const Provider *provider = &providers[provider_index (id)];
 
-  gtk_label_set_text (self->provider_help, _(providers[index].help));
+  gtk_label_set_text (self->provider_help, _(provider->help));
+
+  if (preset_is_edited (self, provider))
+    {
+      g_autofree char *subtitle = NULL;
+
+      /* Translators: %s is a provider ("Gmail"); the server settings were changed by hand */
+      subtitle = g_strdup_printf (_("%s (edited): your changes to the server are kept"), _(provider->name));
+      adw_action_row_set_subtitle (ADW_ACTION_ROW (self->provider_row), subtitle);
+    }
+  else
+    adw_action_row_set_subtitle (ADW_ACTION_ROW (self->provider_row), _("Fills in the server settings"));
 }
 
 static void
@@ -168,48 +209,114 @@ provider_selected_cb (DispatchAccountDialog *self)
     return;
 
   provider = &providers[index];
+
+  if (provider->host != NULL && !self->applying_preset)
+    {
+      self->applying_preset = TRUE;
+      g_settings_set_string (self->settings, "provider", provider->id);
+      g_settings_set_string (self->settings, "host", provider->host);
+      g_settings_set_uint (self->settings, "port", provider->port);
+      g_settings_set_enum (self->settings, "security", provider->security);
+      self->applying_preset = FALSE;
+    }
+
   update_provider_help (self);
-
-  if (provider->host == NULL || self->applying_preset)
-    return;
-
-  self->applying_preset = TRUE;
-  g_settings_set_string (self->settings, "provider", provider->id);
-  g_settings_set_string (self->settings, "host", provider->host);
-  g_settings_set_uint (self->settings, "port", provider->port);
-  g_settings_set_enum (self->settings, "security", provider->security);
-  self->applying_preset = FALSE;
 }
 
-/* Editing the server by hand makes the account a custom one, so the help stops applying. */
 static void
 server_changed_cb (DispatchAccountDialog *self,
                    const char            *key,
                    GSettings             *settings)
 {
-  g_autofree char *id = NULL;
-  g_autofree char *host = NULL;
-  const Provider *provider;
-
   if (self->applying_preset ||
       !(g_str_equal (key, "host") || g_str_equal (key, "port") || g_str_equal (key, "security")))
     return;
 
-  id = g_settings_get_string (settings, "provider");
-  provider = &providers[provider_index (id)];
-  if (provider->host == NULL)
+  update_provider_help (self);
+}
+
+/* CA file */
+
+static void
+update_ca_file_row (DispatchAccountDialog *self)
+{
+  g_autofree char *path = g_settings_get_string (self->settings, "ca-file");
+
+  if (path[0] != '\0')
+    {
+      g_autoptr(GFile) file = g_file_new_for_path (path);
+      g_autofree char *display = g_file_get_parse_name (file);
+
+      adw_action_row_set_subtitle (self->ca_file_row, display);
+    }
+  else
+    adw_action_row_set_subtitle (self->ca_file_row, _("The system’s trusted authorities"));
+
+  gtk_widget_set_visible (self->ca_file_clear_button, path[0] != '\0');
+}
+
+static void start_test (DispatchAccountDialog *self);
+
+static void
+ca_chooser_response_cb (DispatchAccountDialog *self,
+                        int                    response,
+                        GtkFileChooserNative  *chooser)
+{
+  g_autoptr(GFile) file = NULL;
+  g_autofree char *path = NULL;
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (chooser));
+  g_clear_object (&self->ca_chooser);
+
+  if (file == NULL)
     return;
 
-  host = g_settings_get_string (settings, "host");
-  if (g_strcmp0 (host, provider->host) != 0 ||
-      g_settings_get_uint (settings, "port") != provider->port ||
-      (DispatchSmtpSecurity) g_settings_get_enum (settings, "security") != provider->security)
+  path = g_file_get_path (file);
+  if (path == NULL)
     {
-      self->applying_preset = TRUE;
-      g_settings_set_string (settings, "provider", "custom");
-      self->applying_preset = FALSE;
-      update_provider_help (self);
+      toast (self, _("Choose a file on this computer"));
+      return;
     }
+
+  g_settings_set_string (self->settings, "ca-file", path);
+  start_test (self);
+}
+
+static void
+choose_ca_file_action (GtkWidget  *widget,
+                       const char *action_name,
+                       GVariant   *param)
+{
+  DispatchAccountDialog *self = DISPATCH_ACCOUNT_DIALOG (widget);
+  g_autoptr(GtkFileFilter) filter = gtk_file_filter_new ();
+
+  if (self->ca_chooser != NULL)
+    return;
+
+  self->ca_chooser = gtk_file_chooser_native_new (_("Choose CA Certificates"), GTK_WINDOW (self),
+                                                  GTK_FILE_CHOOSER_ACTION_OPEN, _("_Choose"), _("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (self->ca_chooser), TRUE);
+  /* Translators: a file filter in the chooser */
+  gtk_file_filter_set_name (filter, _("PEM certificates"));
+  gtk_file_filter_add_pattern (filter, "*.pem");
+  gtk_file_filter_add_pattern (filter, "*.crt");
+  gtk_file_filter_add_pattern (filter, "*.cer");
+  gtk_file_filter_add_mime_type (filter, "application/x-x509-ca-cert");
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (self->ca_chooser), filter);
+
+  g_signal_connect_object (self->ca_chooser, "response", G_CALLBACK (ca_chooser_response_cb), self, G_CONNECT_SWAPPED);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (self->ca_chooser));
+}
+
+static void
+clear_ca_file_action (GtkWidget  *widget,
+                      const char *action_name,
+                      GVariant   *param)
+{
+  DispatchAccountDialog *self = DISPATCH_ACCOUNT_DIALOG (widget);
+
+  g_settings_reset (self->settings, "ca-file");
 }
 
 static void
@@ -218,7 +325,7 @@ sender_address_changed_cb (DispatchAccountDialog *self)
   const char *address = gtk_editable_get_text (GTK_EDITABLE (self->sender_address_row));
   guint n = 0;
 
-  if (address[0] == '\0' || (dispatch_address_list_check (address, &n, NULL) && n == 1))
+  if (address[0] == '\0' || (dispatch_message_check_address_field (DISPATCH_MESSAGE_FIELD_FROM, address, &n, NULL) && n == 1))
     gtk_widget_remove_css_class (GTK_WIDGET (self->sender_address_row), "error");
   else
     gtk_widget_add_css_class (GTK_WIDGET (self->sender_address_row), "error");
@@ -261,25 +368,107 @@ password_cleared_cb (GObject      *object,
 }
 
 static void
-save_password (DispatchAccountDialog *self)
+password_moved_cb (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(DispatchAccountDialog) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!dispatch_secret_move_finish (result, &error) && error != NULL)
+    {
+      g_autofree char *message = NULL;
+
+      /* Translators: %s is the reason */
+      message = g_strdup_printf (_("The password could not be saved in the keyring: %s"), error->message);
+      toast (self, message);
+    }
+}
+
+/* The server and user the account names now; FALSE when it signs in as nobody. */
+static gboolean
+current_server (DispatchAccountDialog  *self,
+                DispatchAccount       **account_out)
 {
   g_autoptr(DispatchAccount) account = dispatch_settings_create_account (self->settings);
-  const char *password = gtk_editable_get_text (GTK_EDITABLE (self->password_row));
-  const char *user = dispatch_account_get_user (account);
+  gboolean signs_in = dispatch_account_get_user (account) != NULL;
 
-  if (!self->password_dirty || user == NULL)
+  *account_out = g_steal_pointer (&account);
+  return signs_in;
+}
+
+static gboolean
+is_stored_server (DispatchAccountDialog *self,
+                  DispatchAccount       *account)
+{
+  return g_strcmp0 (self->stored_host, dispatch_account_get_host (account)) == 0 &&
+         self->stored_port == dispatch_account_get_effective_port (account) &&
+         g_strcmp0 (self->stored_user, dispatch_account_get_user (account)) == 0;
+}
+
+static void
+remember_stored_server (DispatchAccountDialog *self,
+                        DispatchAccount       *account)
+{
+  g_free (self->stored_host);
+  g_free (self->stored_user);
+  self->stored_host = g_strdup (dispatch_account_get_host (account));
+  self->stored_port = dispatch_account_get_effective_port (account);
+  self->stored_user = g_strdup (dispatch_account_get_user (account));
+}
+
+/* A typed password goes to the keyring for the account as it stands. An untouched one follows
+ * the account when @follow is TRUE — as the dialog closes, once the person is done editing —
+ * so that a port changed from 587 to 465 keeps the password that was there. */
+static void
+save_password (DispatchAccountDialog *self,
+               gboolean               follow)
+{
+  g_autoptr(DispatchAccount) account = NULL;
+  const char *password = gtk_editable_get_text (GTK_EDITABLE (self->password_row));
+  gboolean moved_away;
+
+  if (!current_server (self, &account))
     return;
 
-  self->password_dirty = FALSE;
+  moved_away = self->stored_user != NULL && !is_stored_server (self, account);
 
-  if (password[0] == '\0')
-    dispatch_secret_clear_async (dispatch_account_get_host (account),
-                                 dispatch_account_get_effective_port (account),
-                                 user, NULL, password_cleared_cb, g_object_ref (self));
+  if (self->password_dirty)
+    {
+      self->password_dirty = FALSE;
+
+      if (password[0] == '\0')
+        dispatch_secret_clear_async (dispatch_account_get_host (account),
+                                     dispatch_account_get_effective_port (account),
+                                     dispatch_account_get_user (account),
+                                     NULL, password_cleared_cb, g_object_ref (self));
+      else
+        dispatch_secret_store_async (dispatch_account_get_host (account),
+                                     dispatch_account_get_effective_port (account),
+                                     dispatch_account_get_user (account),
+                                     password, NULL, password_stored_cb, g_object_ref (self));
+
+      /* The old server's password belonged to the account as it was; it has a new one now. */
+      if (moved_away)
+        dispatch_secret_clear_async (self->stored_host, self->stored_port, self->stored_user,
+                                     NULL, password_cleared_cb, g_object_ref (self));
+    }
+  else if (moved_away && follow)
+    dispatch_secret_move_async (self->stored_host, self->stored_port, self->stored_user,
+                                dispatch_account_get_host (account),
+                                dispatch_account_get_effective_port (account),
+                                dispatch_account_get_user (account),
+                                NULL, password_moved_cb, g_object_ref (self));
   else
-    dispatch_secret_store_async (dispatch_account_get_host (account),
-                                 dispatch_account_get_effective_port (account),
-                                 user, password, NULL, password_stored_cb, g_object_ref (self));
+    return;
+
+  remember_stored_server (self, account);
+}
+
+static void
+apply_password_cb (DispatchAccountDialog *self)
+{
+  save_password (self, FALSE);
 }
 
 static void
@@ -315,15 +504,14 @@ password_lookup_cb (GObject      *object,
 static void
 load_password (DispatchAccountDialog *self)
 {
-  g_autoptr(DispatchAccount) account = dispatch_settings_create_account (self->settings);
-  const char *user = dispatch_account_get_user (account);
+  g_autoptr(DispatchAccount) account = NULL;
 
-  if (user == NULL)
+  if (!current_server (self, &account))
     return;
 
-  dispatch_secret_lookup_async (dispatch_account_get_host (account),
-                                dispatch_account_get_effective_port (account),
-                                user, self->cancellable, password_lookup_cb, g_object_ref (self));
+  remember_stored_server (self, account);
+  dispatch_secret_lookup_async (self->stored_host, self->stored_port, self->stored_user,
+                                self->cancellable, password_lookup_cb, g_object_ref (self));
 }
 
 
@@ -346,6 +534,78 @@ show_test_details (DispatchAccountDialog *self,
   gtk_widget_set_visible (GTK_WIDGET (self->test_details), details != NULL && details[0] != '\0');
 }
 
+/* The result is at the bottom of a long page: bring the row and what follows it into view.
+ * What just became visible has its place only after a layout, so this looks again a few times
+ * over the next frames. */
+#define SCROLL_TRIES 6
+
+typedef struct
+{
+  DispatchAccountDialog *self;
+  guint                  tries;
+} ScrollData;
+
+static void
+scroll_data_free (ScrollData *data)
+{
+  g_object_unref (data->self);
+  g_free (data);
+}
+
+static gboolean
+scroll_to_result_cb (gpointer user_data)
+{
+  ScrollData *data = user_data;
+  DispatchAccountDialog *self = data->self;
+  GtkWidget *scroller;
+  GtkWidget *content;
+  GtkAdjustment *adjustment;
+  graphene_rect_t row;
+  graphene_rect_t end;
+
+  if (self->disposed)
+    return G_SOURCE_REMOVE;
+
+  scroller = gtk_widget_get_ancestor (GTK_WIDGET (self->test_row), GTK_TYPE_SCROLLED_WINDOW);
+  if (scroller == NULL)
+    return G_SOURCE_REMOVE;
+
+  /* The page inside the viewport moves as it scrolls; bounds in it are offsets from its top. */
+  content = gtk_scrolled_window_get_child (GTK_SCROLLED_WINDOW (scroller));
+  if (GTK_IS_VIEWPORT (content))
+    content = gtk_viewport_get_child (GTK_VIEWPORT (content));
+  adjustment = gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (scroller));
+
+  /* Offsets from the top of the whole page. The row
+   * first, then as much of what follows as fits. */
+  if (gtk_widget_compute_bounds (GTK_WIDGET (self->test_row), content, &row) &&
+      gtk_widget_compute_bounds (GTK_WIDGET (self->test_frame), content, &end))
+    {
+      double page = gtk_adjustment_get_page_size (adjustment);
+      double top = gtk_adjustment_get_value (adjustment);
+      double bottom = MIN (end.origin.y + end.size.height, row.origin.y + page);
+
+      /* As gtk_adjustment_clamp_page() would, without its animation: GTK 4.8 complains when a
+       * window closes while a scrolling animation runs. */
+      if (bottom > top + page)
+        top = bottom - page;
+      if (row.origin.y < top)
+        top = row.origin.y;
+      gtk_adjustment_set_value (adjustment, top);
+    }
+
+  return ++data->tries < SCROLL_TRIES ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+static void
+scroll_to_result (DispatchAccountDialog *self)
+{
+  ScrollData *data = g_new0 (ScrollData, 1);
+
+  data->self = g_object_ref (self);
+  g_timeout_add_full (G_PRIORITY_LOW, 50, scroll_to_result_cb, data, (GDestroyNotify) scroll_data_free);
+}
+
 static void
 test_cb (GObject      *object,
          GAsyncResult *result,
@@ -356,6 +616,7 @@ test_cb (GObject      *object,
   g_autoptr(DispatchSmtpResult) test_result = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GString) details = g_string_new (NULL);
+  gboolean without_password = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (session), "without-password"));
 
   test_result = dispatch_smtp_session_test_finish (session, result, &error);
 
@@ -370,7 +631,10 @@ test_cb (GObject      *object,
   if (test_result != NULL)
     {
       gtk_stack_set_visible_child_name (self->test_icon_stack, "success");
-      adw_action_row_set_subtitle (self->test_row, _("The server accepts this account"));
+      if (without_password)
+        adw_action_row_set_subtitle (self->test_row, _("The server answers; signing in was not tested"));
+      else
+        adw_action_row_set_subtitle (self->test_row, _("The server accepts this account"));
 
       if (test_result->server_domain != NULL)
         /* Translators: %s is the name the server gave itself */
@@ -405,26 +669,46 @@ test_cb (GObject      *object,
         g_string_append_printf (details, _("Server reply: %s\n"), reply);
       if (hint != NULL)
         g_string_append_printf (details, "%s\n", hint);
+
+      if (g_error_matches (error, DISPATCH_ERROR, DISPATCH_ERROR_CERTIFICATE_UNTRUSTED))
+        {
+          g_autofree char *fingerprint = dispatch_certificate_format_fingerprint (dispatch_error_get_fingerprint (error));
+
+          /* Translators: followed by the certificate's SHA-256 fingerprint on two lines */
+          g_string_append_printf (details, "%s\n%s\n", _("SHA-256 fingerprint:"), fingerprint);
+          gtk_widget_set_visible (self->test_certificate_box, TRUE);
+          g_clear_error (&self->test_error);
+          self->test_error = g_steal_pointer (&error);
+        }
+      else
+        g_clear_object (&self->test_account);
     }
+
+  if (without_password)
+    g_string_append_printf (details, "%s\n",
+                            _("The saved password belongs to the server this account had before; it is not sent to another one. Type the password above to test signing in here."));
 
   if (details->len > 0)
     g_string_truncate (details, details->len - 1);
 
   show_test_details (self, details->str);
+  scroll_to_result (self);
 }
 
 static void
-test_action (GtkWidget  *widget,
-             const char *action_name,
-             GVariant   *param)
+start_test (DispatchAccountDialog *self)
 {
-  DispatchAccountDialog *self = DISPATCH_ACCOUNT_DIALOG (widget);
   g_autoptr(DispatchAccount) account = NULL;
   g_autoptr(GError) error = NULL;
-  const char *password;
+  const char *password = NULL;
+  gboolean without_password = FALSE;
 
   if (self->session != NULL)
     return;
+
+  gtk_widget_set_visible (self->test_certificate_box, FALSE);
+  g_clear_error (&self->test_error);
+  g_clear_object (&self->test_account);
 
   account = dispatch_settings_create_account (self->settings);
   if (!dispatch_account_validate (account, &error))
@@ -435,10 +719,27 @@ test_action (GtkWidget  *widget,
       return;
     }
 
-  save_password (self);
-  password = gtk_editable_get_text (GTK_EDITABLE (self->password_row));
+  if (dispatch_account_get_user (account) != NULL)
+    {
+      /* A password typed here is for the account as it stands now. One that came from the
+       * keyring was stored for a server and user, and goes to that server and user only. */
+      if (self->password_dirty || is_stored_server (self, account))
+        {
+          save_password (self, FALSE);
+          password = gtk_editable_get_text (GTK_EDITABLE (self->password_row));
+          if (password[0] == '\0')
+            password = NULL;
+        }
+      else
+        {
+          dispatch_account_set_user (account, NULL);
+          without_password = TRUE;
+        }
+    }
 
+  self->test_account = g_object_ref (account);
   self->session = dispatch_smtp_session_new ();
+  g_object_set_data (G_OBJECT (self->session), "without-password", GUINT_TO_POINTER (without_password));
   g_signal_connect (self->session, "transcript", G_CALLBACK (test_transcript_cb), self);
 
   dispatch_transcript_view_clear (self->test_transcript);
@@ -447,11 +748,52 @@ test_action (GtkWidget  *widget,
   gtk_spinner_start (self->test_spinner);
   adw_action_row_set_subtitle (self->test_row, _("Testing…"));
   show_test_details (self, NULL);
-  gtk_widget_action_set_enabled (widget, "account.test", FALSE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "account.test", FALSE);
 
-  dispatch_smtp_session_test_async (self->session, account,
-                                    password[0] != '\0' ? password : NULL,
+  dispatch_smtp_session_test_async (self->session, account, password,
                                     NULL, self->cancellable, test_cb, g_object_ref (self));
+}
+
+static void
+test_action (GtkWidget  *widget,
+             const char *action_name,
+             GVariant   *param)
+{
+  start_test (DISPATCH_ACCOUNT_DIALOG (widget));
+}
+
+static void
+certificate_response_cb (DispatchCertificateDialog *dialog,
+                         const char                *response,
+                         DispatchAccountDialog     *self)
+{
+  const char *fingerprint = dispatch_certificate_dialog_get_fingerprint (dialog);
+
+  if (g_strcmp0 (response, "trust") != 0 || fingerprint == NULL)
+    return;
+
+  dispatch_settings_set_pin (self->settings, dispatch_certificate_dialog_get_host (dialog),
+                             dispatch_certificate_dialog_get_port (dialog), fingerprint);
+  start_test (self);
+}
+
+static void
+trust_certificate_action (GtkWidget  *widget,
+                          const char *action_name,
+                          GVariant   *param)
+{
+  DispatchAccountDialog *self = DISPATCH_ACCOUNT_DIALOG (widget);
+  GtkWidget *dialog;
+
+  if (self->test_error == NULL || self->test_account == NULL)
+    return;
+
+  /* Pinned for the server the test met it at, even if the settings changed since. */
+  dialog = dispatch_certificate_dialog_new (GTK_WINDOW (self), self->test_error,
+                                            dispatch_account_get_host (self->test_account),
+                                            dispatch_account_get_effective_port (self->test_account));
+  g_signal_connect_object (dialog, "response", G_CALLBACK (certificate_response_cb), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
 }
 
 
@@ -460,7 +802,7 @@ test_action (GtkWidget  *widget,
 static gboolean
 dispatch_account_dialog_close_request (GtkWindow *window)
 {
-  save_password (DISPATCH_ACCOUNT_DIALOG (window));
+  save_password (DISPATCH_ACCOUNT_DIALOG (window), TRUE);
 
   return GTK_WINDOW_CLASS (dispatch_account_dialog_parent_class)->close_request (window);
 }
@@ -475,6 +817,9 @@ dispatch_account_dialog_dispose (GObject *object)
   if (self->session != NULL)
     g_signal_handlers_disconnect_by_data (self->session, self);
   g_clear_object (&self->session);
+  if (self->ca_chooser != NULL)
+    gtk_native_dialog_destroy (GTK_NATIVE_DIALOG (self->ca_chooser));
+  g_clear_object (&self->ca_chooser);
 
   gtk_widget_dispose_template (GTK_WIDGET (self), DISPATCH_TYPE_ACCOUNT_DIALOG);
 
@@ -488,6 +833,10 @@ dispatch_account_dialog_finalize (GObject *object)
 
   g_clear_object (&self->settings);
   g_clear_object (&self->cancellable);
+  g_clear_object (&self->test_account);
+  g_clear_error (&self->test_error);
+  g_free (self->stored_host);
+  g_free (self->stored_user);
 
   G_OBJECT_CLASS (dispatch_account_dialog_parent_class)->finalize (object);
 }
@@ -508,6 +857,8 @@ dispatch_account_dialog_class_init (DispatchAccountDialogClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/dispatchmail/Dispatch/dispatch-account-dialog.ui");
   gtk_widget_class_bind_template_child (widget_class, DispatchAccountDialog, provider_help);
   gtk_widget_class_bind_template_child (widget_class, DispatchAccountDialog, provider_row);
+  gtk_widget_class_bind_template_child (widget_class, DispatchAccountDialog, ca_file_row);
+  gtk_widget_class_bind_template_child (widget_class, DispatchAccountDialog, ca_file_clear_button);
   gtk_widget_class_bind_template_child (widget_class, DispatchAccountDialog, host_row);
   gtk_widget_class_bind_template_child (widget_class, DispatchAccountDialog, port_spin);
   gtk_widget_class_bind_template_child (widget_class, DispatchAccountDialog, security_row);
@@ -521,10 +872,14 @@ dispatch_account_dialog_class_init (DispatchAccountDialogClass *klass)
   gtk_widget_class_bind_template_child (widget_class, DispatchAccountDialog, test_icon_stack);
   gtk_widget_class_bind_template_child (widget_class, DispatchAccountDialog, test_spinner);
   gtk_widget_class_bind_template_child (widget_class, DispatchAccountDialog, test_details);
+  gtk_widget_class_bind_template_child (widget_class, DispatchAccountDialog, test_certificate_box);
   gtk_widget_class_bind_template_child (widget_class, DispatchAccountDialog, test_frame);
   gtk_widget_class_bind_template_child (widget_class, DispatchAccountDialog, test_transcript);
 
   gtk_widget_class_install_action (widget_class, "account.test", NULL, test_action);
+  gtk_widget_class_install_action (widget_class, "account.trust-certificate", NULL, trust_certificate_action);
+  gtk_widget_class_install_action (widget_class, "account.choose-ca-file", NULL, choose_ca_file_action);
+  gtk_widget_class_install_action (widget_class, "account.clear-ca-file", NULL, clear_ca_file_action);
 }
 
 /* libadwaita 1.2 names the password row's icon buttons (show the text, apply) by tooltip only,
@@ -560,9 +915,25 @@ name_icon_buttons_by_tooltip (GtkWidget *widget)
     }
 }
 
+/* Escape closes the dialog from the password field too, whatever the row's own key handling
+ * makes of it first (libadwaita 1.2's entry rows have their apply and peek states). */
+static gboolean
+password_key_pressed_cb (DispatchAccountDialog *self,
+                         guint                  keyval,
+                         guint                  keycode,
+                         GdkModifierType        state)
+{
+  if (keyval != GDK_KEY_Escape || (state & gtk_accelerator_get_default_mod_mask ()) != 0)
+    return GDK_EVENT_PROPAGATE;
+
+  gtk_window_close (GTK_WINDOW (self));
+  return GDK_EVENT_STOP;
+}
+
 static void
 dispatch_account_dialog_init (DispatchAccountDialog *self)
 {
+  GtkEventController *keys;
   g_autoptr(GtkStringList) names = gtk_string_list_new (NULL);
 
   gtk_widget_init_template (GTK_WIDGET (self));
@@ -592,16 +963,24 @@ dispatch_account_dialog_init (DispatchAccountDialog *self)
                            G_CALLBACK (provider_selected_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->settings, "changed",
                            G_CALLBACK (server_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->settings, "changed::ca-file",
+                           G_CALLBACK (update_ca_file_row), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->sender_address_row, "changed",
                            G_CALLBACK (sender_address_changed_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->password_row, "changed",
                            G_CALLBACK (password_changed_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->password_row, "apply",
-                           G_CALLBACK (save_password), self, G_CONNECT_SWAPPED);
+                           G_CALLBACK (apply_password_cb), self, G_CONNECT_SWAPPED);
 
   name_icon_buttons_by_tooltip (GTK_WIDGET (self->password_row));
 
+  keys = gtk_event_controller_key_new ();
+  gtk_event_controller_set_propagation_phase (keys, GTK_PHASE_CAPTURE);
+  g_signal_connect_object (keys, "key-pressed", G_CALLBACK (password_key_pressed_cb), self, G_CONNECT_SWAPPED);
+  gtk_widget_add_controller (GTK_WIDGET (self->password_row), keys);
+
   update_provider_help (self);
+  update_ca_file_row (self);
   sender_address_changed_cb (self);
   load_password (self);
 }

@@ -31,10 +31,32 @@ static const GOptionEntry option_entries[] = {
   { NULL }
 };
 
+/* The drafts of the second and later windows of the last session come back in windows of
+ * their own. */
+static void
+restore_other_drafts (DispatchApplication *self)
+{
+  g_autofree char *dir_path = g_build_filename (g_get_user_data_dir (), "dispatch", NULL);
+  g_autoptr(GDir) dir = g_dir_open (dir_path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = NULL;
+
+      if (!g_str_has_prefix (name, DISPATCH_WINDOW_EXTRA_DRAFT_PREFIX))
+        continue;
+
+      path = g_build_filename (dir_path, name, NULL);
+      gtk_window_present (GTK_WINDOW (dispatch_window_new_for_draft (GTK_APPLICATION (self), path)));
+    }
+}
+
 static DispatchWindow *
 get_window (DispatchApplication *self)
 {
   GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (self));
+  DispatchWindow *first;
 
   if (DISPATCH_IS_WINDOW (window))
     return DISPATCH_WINDOW (window);
@@ -45,7 +67,38 @@ get_window (DispatchApplication *self)
         return DISPATCH_WINDOW (l->data);
     }
 
-  return dispatch_window_new (GTK_APPLICATION (self));
+  first = dispatch_window_new (GTK_APPLICATION (self));
+  restore_other_drafts (self);
+
+  return first;
+}
+
+DispatchWindow *
+dispatch_application_get_compose_window (DispatchApplication *self)
+{
+  GtkWindow *active;
+  DispatchWindow *window;
+  g_autofree char *draft_path = NULL;
+
+  g_return_val_if_fail (DISPATCH_IS_APPLICATION (self), NULL);
+
+  active = gtk_application_get_active_window (GTK_APPLICATION (self));
+  if (DISPATCH_IS_WINDOW (active) && dispatch_window_is_blank (DISPATCH_WINDOW (active)))
+    return DISPATCH_WINDOW (active);
+
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l != NULL; l = l->next)
+    {
+      if (DISPATCH_IS_WINDOW (l->data) && dispatch_window_is_blank (l->data))
+        return l->data;
+    }
+
+  /* The first start restores the last draft: if there is one, it is not ours to fill in. */
+  window = get_window (self);
+  if (dispatch_window_is_blank (window))
+    return window;
+
+  draft_path = dispatch_window_dup_new_draft_path ();
+  return dispatch_window_new_for_draft (GTK_APPLICATION (self), draft_path);
 }
 
 static void
@@ -67,8 +120,9 @@ dispatch_application_handle_local_options (GApplication *application,
   return -1;
 }
 
-/* Runs in the primary instance, also for a second `dispatch mailto:…`: the one window is
- * filled in and raised. */
+/* Runs in the primary instance, also for a second `dispatch mailto:…`. What the command line
+ * brings goes into a window with an empty form, a new one if every window holds a message:
+ * a link never overwrites what someone is writing, and never joins their attachments. */
 static int
 dispatch_application_command_line (GApplication            *application,
                                    GApplicationCommandLine *command_line)
@@ -86,7 +140,10 @@ dispatch_application_command_line (GApplication            *application,
   g_variant_dict_lookup (options, "attach", "^aay", &attach);
   g_variant_dict_lookup (options, G_OPTION_REMAINING, "^as", &remaining);
 
-  window = get_window (self);
+  if (to != NULL || subject != NULL || attach != NULL || remaining != NULL)
+    window = dispatch_application_get_compose_window (self);
+  else
+    window = get_window (self);
 
   for (guint i = 0; remaining != NULL && remaining[i] != NULL; i++)
     {

@@ -42,6 +42,21 @@ void                dispatch_secret_clear_async   (const char          *host,
 gboolean            dispatch_secret_clear_finish  (GAsyncResult        *result,
                                                    GError             **error);
 
+/* Carries the password of an edited account from the server it was stored for to the one the
+ * account now names: stored under the new host, port and user, then removed from the old ones.
+ * TRUE when one was moved; FALSE without an error when there was none to move. */
+void                dispatch_secret_move_async    (const char          *old_host,
+                                                   guint                old_port,
+                                                   const char          *old_user,
+                                                   const char          *new_host,
+                                                   guint                new_port,
+                                                   const char          *new_user,
+                                                   GCancellable        *cancellable,
+                                                   GAsyncReadyCallback  callback,
+                                                   gpointer             user_data);
+gboolean            dispatch_secret_move_finish   (GAsyncResult        *result,
+                                                   GError             **error);
+
 void                dispatch_secret_free          (char                *password);
 
 G_END_DECLS

@@ -114,6 +114,26 @@ dispatch_settings_dup_server_label (GSettings *settings)
                           security);
 }
 
+gboolean
+dispatch_settings_is_account_set_up (GSettings *settings)
+{
+  /* Accounts made before the flag existed count by what was changed in them. */
+  static const char *account_keys[] = { "provider", "host", "port", "security", "user" };
+
+  if (g_settings_get_boolean (settings, "account-set-up"))
+    return TRUE;
+
+  for (guint i = 0; i < G_N_ELEMENTS (account_keys); i++)
+    {
+      g_autoptr(GVariant) value = g_settings_get_user_value (settings, account_keys[i]);
+
+      if (value != NULL)
+        return TRUE;
+    }
+
+  return FALSE;
+}
+
 char *
 dispatch_settings_dup_pin (GSettings  *settings,
                            const char *host,

@@ -25,6 +25,10 @@ char            *dispatch_settings_dup_sender         (GSettings   *settings);
 /* "smtp.example.org:587 · STARTTLS", for people. */
 char            *dispatch_settings_dup_server_label   (GSettings   *settings);
 
+/* Whether the person has chosen an account: a provider, a server or a user name of their own,
+ * or the local test server on purpose. Until then the window shows how to set one up. */
+gboolean         dispatch_settings_is_account_set_up  (GSettings   *settings);
+
 /* Pinned certificates, keyed by host and port. */
 char            *dispatch_settings_dup_pin            (GSettings   *settings,
                                                        const char  *host,

@@ -23,9 +23,9 @@ struct _DispatchTranscriptView
   GtkTextTag     *server_tag;
   GtkTextTag     *info_tag;
   GtkTextTag     *prefix_tag;
-  GtkTextMark    *end_mark;
 
   guint           n_lines;
+  guint           follow : 1;   /* keep the last line in view, until the reader scrolls up */
 };
 
 G_DEFINE_FINAL_TYPE (DispatchTranscriptView, dispatch_transcript_view, GTK_TYPE_WIDGET)
@@ -62,9 +62,11 @@ toast (DispatchTranscriptView *self,
        const char             *title)
 {
   GtkWidget *overlay = gtk_widget_get_ancestor (GTK_WIDGET (self), ADW_TYPE_TOAST_OVERLAY);
+  /* Toast titles are Pango markup in libadwaita 1.2: a file named "R&D.txt" would blank it. */
+  g_autofree char *escaped = g_markup_escape_text (title, -1);
 
   if (overlay != NULL)
-    adw_toast_overlay_add_toast (ADW_TOAST_OVERLAY (overlay), adw_toast_new (title));
+    adw_toast_overlay_add_toast (ADW_TOAST_OVERLAY (overlay), adw_toast_new (escaped));
 }
 
 static void
@@ -137,6 +139,34 @@ save_action (GtkWidget  *widget,
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (native));
 }
 
+static gboolean
+is_scrolled_to_end (GtkAdjustment *adj)
+{
+  return gtk_adjustment_get_value (adj) + gtk_adjustment_get_page_size (adj)
+         >= gtk_adjustment_get_upper (adj) - 24.0;
+}
+
+/* Lines arrive faster than the text view lays them out: asking it to show the last line right
+ * after inserting it scrolls to where that line is guessed to be, and a burst of lines (the
+ * end of the data, 250, QUIT, 221) left the view short of the end. Following the adjustment
+ * instead scrolls once the lines have their real height. */
+static void
+adjustment_changed_cb (DispatchTranscriptView *self,
+                       GParamSpec             *pspec,
+                       GtkAdjustment          *adj)
+{
+  if (self->follow)
+    gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
+}
+
+/* Only the reader moves the view away from the end (our own scrolling lands on it). */
+static void
+value_changed_cb (DispatchTranscriptView *self,
+                  GtkAdjustment          *adj)
+{
+  self->follow = is_scrolled_to_end (adj);
+}
+
 static void
 dispatch_transcript_view_dispose (GObject *object)
 {
@@ -176,7 +206,7 @@ static void
 dispatch_transcript_view_init (DispatchTranscriptView *self)
 {
   GtkTextBuffer *buffer;
-  GtkTextIter end;
+  GtkAdjustment *adj;
 
   gtk_widget_init_template (GTK_WIDGET (self));
 
@@ -189,8 +219,11 @@ dispatch_transcript_view_init (DispatchTranscriptView *self)
   self->info_tag = gtk_text_buffer_create_tag (buffer, "info", "style", PANGO_STYLE_ITALIC, NULL);
   self->prefix_tag = gtk_text_buffer_create_tag (buffer, "prefix", "weight", PANGO_WEIGHT_BOLD, NULL);
 
-  gtk_text_buffer_get_end_iter (buffer, &end);
-  self->end_mark = gtk_text_buffer_create_mark (buffer, "end", &end, FALSE);
+  self->follow = TRUE;
+  adj = gtk_scrolled_window_get_vadjustment (self->scroller);
+  g_signal_connect_object (adj, "notify::upper", G_CALLBACK (adjustment_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (adj, "notify::page-size", G_CALLBACK (adjustment_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (adj, "value-changed", G_CALLBACK (value_changed_cb), self, G_CONNECT_SWAPPED);
 
   g_signal_connect_object (adw_style_manager_get_default (), "notify::dark",
                            G_CALLBACK (update_colors), self, G_CONNECT_SWAPPED);
@@ -202,15 +235,6 @@ GtkWidget *
 dispatch_transcript_view_new (void)
 {
   return g_object_new (DISPATCH_TYPE_TRANSCRIPT_VIEW, NULL);
-}
-
-static gboolean
-is_scrolled_to_end (DispatchTranscriptView *self)
-{
-  GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (self->scroller);
-
-  return gtk_adjustment_get_value (adj) + gtk_adjustment_get_page_size (adj)
-         >= gtk_adjustment_get_upper (adj) - 24.0;
 }
 
 void
@@ -246,7 +270,7 @@ dispatch_transcript_view_append (DispatchTranscriptView *self,
       break;
     }
 
-  follow = self->n_lines == 0 || is_scrolled_to_end (self);
+  follow = self->n_lines == 0 || self->follow;
   buffer = gtk_text_view_get_buffer (self->text_view);
   gtk_text_buffer_get_end_iter (buffer, &end);
 
@@ -269,8 +293,10 @@ dispatch_transcript_view_append (DispatchTranscriptView *self,
 
   if (follow)
     {
-      gtk_text_buffer_move_mark (buffer, self->end_mark, &end);
-      gtk_text_view_scroll_mark_onscreen (self->text_view, self->end_mark);
+      GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (self->scroller);
+
+      self->follow = TRUE;
+      gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
     }
 }
 
@@ -281,6 +307,7 @@ dispatch_transcript_view_clear (DispatchTranscriptView *self)
 
   gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->text_view), "", 0);
   self->n_lines = 0;
+  self->follow = TRUE;
   update_actions (self);
 }
 

@@ -5,6 +5,8 @@
 
 #include <glib/gi18n.h>
 
+#include "dispatch-certificate-dialog.h"
+#include "dispatch-password-dialog.h"
 #include "dispatch-secret.h"
 #include "dispatch-settings.h"
 #include "dispatch-window-private.h"
@@ -228,6 +230,7 @@ clear_result (DispatchWindow *self)
   GtkWidget *child;
 
   gtk_revealer_set_reveal_child (self->result_revealer, FALSE);
+  _dispatch_window_stop_scroll_to_result (self);
 
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->result_details))) != NULL)
     gtk_grid_remove (self->result_details, child);
@@ -286,8 +289,6 @@ show_result (DispatchWindow *self,
              const char     *description,
              const char     *hint)
 {
-  GtkAdjustment *adjustment = gtk_scrolled_window_get_vadjustment (self->compose_scroller);
-
   gtk_widget_set_visible (GTK_WIDGET (self->result_revealer), TRUE);
   gtk_widget_add_css_class (GTK_WIDGET (self->result_card), style);
   gtk_image_set_from_icon_name (self->result_icon, icon_name);
@@ -297,7 +298,10 @@ show_result (DispatchWindow *self,
   gtk_label_set_text (self->result_hint, hint ? hint : "");
   gtk_widget_set_visible (GTK_WIDGET (self->result_hint), hint && hint[0]);
   gtk_revealer_set_reveal_child (self->result_revealer, TRUE);
-  gtk_adjustment_set_value (adjustment, gtk_adjustment_get_lower (adjustment));
+
+  /* The card is last in the form: scrolled to the end, it shows with the text and the
+   * attachments above it — once the form has been laid out with it (see the window). */
+  _dispatch_window_scroll_to_result (self);
 }
 
 static char *
@@ -321,14 +325,50 @@ join_recipients (GPtrArray *recipients,
   return g_string_free (text, FALSE);
 }
 
+/* What went out, for the result card: "1 picture, 87 kB", "Text only, 1.9 kB",
+ * "2 pictures and 1 other file, 3.1 MB" — the attachments as they were at Send, the size of
+ * the message on the wire. */
+static char *
+describe_sent (DispatchWindow *self,
+               guint64         bytes_sent)
+{
+  g_autofree char *size = g_format_size (bytes_sent);
+  g_autofree char *pictures = NULL;
+  g_autofree char *files = NULL;
+  g_autofree char *what = NULL;
+
+  if (self->sent_pictures > 0)
+    pictures = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u picture", "%u pictures", self->sent_pictures),
+                                self->sent_pictures);
+  if (self->sent_files > 0)
+    files = g_strdup_printf (self->sent_pictures > 0
+                             ? g_dngettext (GETTEXT_PACKAGE, "%u other file", "%u other files", self->sent_files)
+                             : g_dngettext (GETTEXT_PACKAGE, "%u file", "%u files", self->sent_files),
+                             self->sent_files);
+
+  if (pictures != NULL && files != NULL)
+    /* Translators: "2 pictures and 1 other file" */
+    what = g_strdup_printf (_("%s and %s"), pictures, files);
+  else if (pictures != NULL || files != NULL)
+    what = g_strdup (pictures != NULL ? pictures : files);
+  else
+    /* Translators: the message had no attachments; %s is its size: "Text only, 1.9 kB" */
+    return g_strdup_printf (_("Text only, %s"), size);
+
+  /* Translators: what was sent and the message's size: "1 picture, 87 kB" */
+  return g_strdup_printf (_("%s, %s"), what, size);
+}
+
 static void
 show_success (DispatchWindow           *self,
               const DispatchSmtpResult *result)
 {
+  g_autofree char *sent = describe_sent (self, result->bytes_sent);
   g_autofree char *accepted = join_recipients (result->accepted, FALSE);
   g_autofree char *refused = join_recipients (result->refused, TRUE);
   g_autofree char *encryption = NULL;
   guint n_refused = result->refused ? result->refused->len : 0;
+  GtkWidget *focus;
 
   clear_result (self);
 
@@ -339,48 +379,39 @@ show_success (DispatchWindow           *self,
   else
     encryption = g_strdup (_("None — the message crossed the network unencrypted"));
 
+  /* Translators: heading of what went out in the result card: "Sent  1 picture, 87 kB" */
+  add_result_detail (self, C_("result", "Sent"), sent, FALSE);
   add_result_detail (self, _("Server reply"), result->final_reply, TRUE);
   add_result_detail (self, _("Queued as"), result->queue_id, TRUE);
   add_result_detail (self, _("Accepted"), accepted, FALSE);
   add_result_detail (self, _("Refused"), refused, FALSE);
   add_result_detail (self, _("Encryption"), encryption, FALSE);
   add_result_detail (self, _("Signed in with"), result->auth_mechanism, FALSE);
-  add_result_detail (self, _("Sign-in refused"), result->auth_refused, TRUE);
 
-  if (result->auth_refused != NULL)
+  if (n_refused == 0)
     {
-      /* The sign-in left with the message; the server took the message without it. */
-      show_result (self, "warning", "dialog-warning-symbolic", _("Message sent without signing in"),
-                   _("The server refused the sign-in but accepted the message anyway, as it "
-                     "would from anyone."),
-                   _("Check the user name and password in the account settings."));
-      _dispatch_window_toast (self, _("Message sent, but the sign-in was refused"));
+      /* No toast besides: it would cover what the card shows. */
+      show_result (self, "success", "emblem-ok-symbolic", _("Message sent"), NULL, NULL);
     }
-  else if (n_refused == 0)
-    {
-      show_result (self, "success", "emblem-ok-symbolic", _("Message sent"),
-                   _("The server accepted the message for delivery."), NULL);
-      _dispatch_window_toast (self, _("Message sent"));
-    }
+
   else
     {
       g_autofree char *description = NULL;
-      g_autofree char *toast_title = NULL;
 
       description = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
                                                   "The server refused %u recipient; everyone else will get the message.",
                                                   "The server refused %u recipients; everyone else will get the message.",
                                                   n_refused),
                                      n_refused);
-      toast_title = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                                  "Message sent, but %u recipient was refused",
-                                                  "Message sent, but %u recipients were refused",
-                                                  n_refused),
-                                     n_refused);
       show_result (self, "warning", "dialog-warning-symbolic",
                    _("Message sent, but not to everyone"), description, NULL);
-      _dispatch_window_toast (self, toast_title);
     }
+
+  /* The message is gone: the keyboard moves from the form to its result, and the form's
+   * viewport, which scrolls to the focus, agrees with the scroll to the card. */
+  focus = gtk_root_get_focus (GTK_ROOT (self));
+  if (focus == NULL || gtk_widget_is_ancestor (focus, GTK_WIDGET (self->compose_box)))
+    gtk_widget_grab_focus (self->dismiss_button);
 }
 
 static const char *
@@ -469,107 +500,18 @@ show_failure (DispatchWindow *self,
 
 /* Certificates */
 
-static char *
-describe_certificate_flags (GTlsCertificateFlags flags)
-{
-  g_autoptr(GPtrArray) reasons = g_ptr_array_new ();
-
-  if (flags & G_TLS_CERTIFICATE_UNKNOWN_CA)
-    g_ptr_array_add (reasons, _("it was issued by an authority this computer does not know"));
-  if (flags & G_TLS_CERTIFICATE_BAD_IDENTITY)
-    g_ptr_array_add (reasons, _("it was issued for a different server name"));
-  if (flags & G_TLS_CERTIFICATE_NOT_ACTIVATED)
-    g_ptr_array_add (reasons, _("it is not valid yet"));
-  if (flags & G_TLS_CERTIFICATE_EXPIRED)
-    g_ptr_array_add (reasons, _("it has expired"));
-  if (flags & G_TLS_CERTIFICATE_REVOKED)
-    g_ptr_array_add (reasons, _("it has been revoked"));
-  if (flags & G_TLS_CERTIFICATE_INSECURE)
-    g_ptr_array_add (reasons, _("it uses insecure cryptography"));
-  if (reasons->len == 0)
-    g_ptr_array_add (reasons, _("it could not be checked"));
-
-  g_ptr_array_add (reasons, NULL);
-
-  /* Translators: separates the reasons a certificate is not trusted */
-  return g_strjoinv (_(", and "), (char **) reasons->pdata);
-}
-
-/* "ab12…" → "AB:12:…", the way certificate viewers show it. */
-static char *
-format_fingerprint (const char *hex)
-{
-  GString *out = g_string_new (NULL);
-  guint n = 0;
-
-  for (const char *p = hex; p != NULL && *p != '\0'; p++)
-    {
-      if (!g_ascii_isxdigit (*p))
-        continue;
-
-      /* 16 bytes a line: a SHA-256 fits in two lines that are easy to compare. */
-      if (n > 0 && n % 32 == 0)
-        g_string_append_c (out, '\n');
-      else if (n > 0 && n % 2 == 0)
-        g_string_append_c (out, ':');
-
-      g_string_append_c (out, g_ascii_toupper (*p));
-      n++;
-    }
-
-  return g_string_free (out, FALSE);
-}
-
 static void
-add_grid_row (GtkGrid    *grid,
-              int         row,
-              const char *key,
-              const char *value,
-              gboolean    monospace)
+certificate_response_cb (DispatchCertificateDialog *dialog,
+                         const char                *response,
+                         DispatchWindow            *self)
 {
-  GtkWidget *key_label;
-  GtkWidget *value_label;
-
-  key_label = g_object_new (GTK_TYPE_LABEL, "label", key, "xalign", 0.0f, "yalign", 0.0f, NULL);
-  gtk_widget_add_css_class (key_label, "dim-label");
-  /* No wrapping: wrapped labels beside each other make the dialog guess a tall size. */
-  value_label = g_object_new (GTK_TYPE_LABEL,
-                              "label", value ? value : "",
-                              "xalign", 0.0f,
-                              "selectable", TRUE,
-                              "ellipsize", monospace ? PANGO_ELLIPSIZE_NONE : PANGO_ELLIPSIZE_END,
-                              "max-width-chars", 48,
-                              "tooltip-text", value,
-                              NULL);
-  if (monospace)
-    gtk_widget_add_css_class (value_label, "monospace");
-
-  gtk_grid_attach (grid, key_label, 0, row, 1, 1);
-  gtk_grid_attach (grid, value_label, 1, row, 1, 1);
-}
-
-static char *
-format_date (GDateTime *date_time)
-{
-  if (date_time == NULL)
-    return g_strdup (_("unknown"));
-
-  return g_date_time_format (date_time, "%Y-%m-%d");
-}
-
-static void
-certificate_response_cb (AdwMessageDialog *dialog,
-                         const char       *response,
-                         DispatchWindow   *self)
-{
-  const char *host = g_object_get_data (G_OBJECT (dialog), "host");
-  guint port = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (dialog), "port"));
-  const char *fingerprint = g_object_get_data (G_OBJECT (dialog), "fingerprint");
+  const char *fingerprint = dispatch_certificate_dialog_get_fingerprint (dialog);
 
   if (g_strcmp0 (response, "trust") != 0 || fingerprint == NULL)
     return;
 
-  dispatch_settings_set_pin (self->settings, host, port, fingerprint);
+  dispatch_settings_set_pin (self->settings, dispatch_certificate_dialog_get_host (dialog),
+                             dispatch_certificate_dialog_get_port (dialog), fingerprint);
   start_send (self);
 }
 
@@ -577,58 +519,11 @@ static void
 show_certificate_dialog (DispatchWindow *self,
                          const GError   *error)
 {
-  GTlsCertificate *certificate = dispatch_error_get_certificate (error);
-  GTlsCertificateFlags flags = dispatch_error_get_certificate_flags (error);
-  const char *fingerprint = dispatch_error_get_fingerprint (error);
-  const char *host = dispatch_account_get_host (self->account);
-  guint port = dispatch_account_get_effective_port (self->account);
-  g_autofree char *reasons = describe_certificate_flags (flags);
-  g_autofree char *pretty_fingerprint = format_fingerprint (fingerprint);
-  g_autofree char *subject = NULL;
-  g_autofree char *issuer = NULL;
-  g_autofree char *validity = NULL;
   GtkWidget *dialog;
-  GtkWidget *grid;
 
-  if (certificate != NULL)
-    {
-      g_autoptr(GDateTime) not_before = g_tls_certificate_get_not_valid_before (certificate);
-      g_autoptr(GDateTime) not_after = g_tls_certificate_get_not_valid_after (certificate);
-      g_autofree char *from = format_date (not_before);
-      g_autofree char *until = format_date (not_after);
-
-      subject = g_tls_certificate_get_subject_name (certificate);
-      issuer = g_tls_certificate_get_issuer_name (certificate);
-      /* Translators: validity period of a certificate: "from 01/02/24 to 01/02/25" */
-      validity = g_strdup_printf (_("from %s to %s"), from, until);
-    }
-
-  dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Untrusted Certificate"), NULL);
-  /* Translators: %s:%u is the server, the last %s the reasons ("it has expired") */
-  adw_message_dialog_format_body (ADW_MESSAGE_DIALOG (dialog),
-                                  _("The certificate of %s:%u is not trusted: %s. Trust it only if you know this server uses exactly this certificate, such as a test server of your own."),
-                                  host, port, reasons);
-
-  grid = g_object_new (GTK_TYPE_GRID, "column-spacing", 12, "row-spacing", 6, NULL);
-  /* Translators: the certificate's subject, the entity it was issued to — not a message subject */
-  add_grid_row (GTK_GRID (grid), 0, C_("certificate", "Subject"), subject ? subject : _("unknown"), FALSE);
-  add_grid_row (GTK_GRID (grid), 1, _("Issuer"), issuer ? issuer : _("unknown"), FALSE);
-  add_grid_row (GTK_GRID (grid), 2, _("Valid"), validity ? validity : _("unknown"), FALSE);
-  add_grid_row (GTK_GRID (grid), 3, _("SHA-256"), pretty_fingerprint, TRUE);
-  adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), grid);
-
-  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
-                                    "cancel", _("_Cancel"),
-                                    "trust", _("_Trust for This Server"),
-                                    NULL);
-  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "trust", ADW_RESPONSE_DESTRUCTIVE);
-  adw_message_dialog_set_response_enabled (ADW_MESSAGE_DIALOG (dialog), "trust", fingerprint != NULL);
-  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
-  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
-
-  g_object_set_data_full (G_OBJECT (dialog), "host", g_strdup (host), g_free);
-  g_object_set_data (G_OBJECT (dialog), "port", GUINT_TO_POINTER (port));
-  g_object_set_data_full (G_OBJECT (dialog), "fingerprint", g_strdup (fingerprint), g_free);
+  dialog = dispatch_certificate_dialog_new (GTK_WINDOW (self), error,
+                                            dispatch_account_get_host (self->account),
+                                            dispatch_account_get_effective_port (self->account));
   g_signal_connect_object (dialog, "response", G_CALLBACK (certificate_response_cb), self, 0);
 
   gtk_window_present (GTK_WINDOW (dialog));
@@ -650,8 +545,10 @@ phase_for_state (DispatchSmtpState state)
   switch (state)
     {
     case DISPATCH_SMTP_STATE_CONNECTING:
-    case DISPATCH_SMTP_STATE_HELLO:
       return _("Connecting…");
+    case DISPATCH_SMTP_STATE_HELLO:
+      /* Translators: the phase of a send while EHLO is on the wire */
+      return _("Greeting the server…");
     case DISPATCH_SMTP_STATE_SECURING:
       return _("Securing the connection…");
     case DISPATCH_SMTP_STATE_AUTHENTICATING:
@@ -743,6 +640,10 @@ send_cb (GObject      *object,
 
   smtp_result = dispatch_smtp_session_send_finish (session, result, &error);
 
+  /* The worker has let go of the connection: the application may end now (see start_send). */
+  if (g_object_get_data (G_OBJECT (session), "application") != NULL)
+    g_application_release (g_object_get_data (G_OBJECT (session), "application"));
+
   /* Cancelled (and perhaps sent again) meanwhile: this outcome is nobody's business. */
   if (session != self->session)
     return;
@@ -773,9 +674,46 @@ send_with_password (DispatchWindow *self,
                     const char     *password)
 {
   g_autoptr(DispatchMessage) message = _dispatch_window_build_message (self);
+  GtkApplication *application = gtk_window_get_application (GTK_WINDOW (self));
+
+  /* A cancelled send still says QUIT and closes its socket in the worker: quitting waits for
+   * that rather than cutting the thread off mid-call. */
+  if (application != NULL)
+    {
+      g_application_hold (G_APPLICATION (application));
+      g_object_set_data_full (G_OBJECT (self->session), "application",
+                              g_object_ref (application), g_object_unref);
+    }
 
   dispatch_smtp_session_send_async (self->session, self->account, password, NULL, message,
                                     self->cancellable, send_cb, g_object_ref (self));
+}
+
+static void
+password_asked_cb (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(DispatchWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  char *password;
+
+  password = dispatch_password_dialog_ask_finish (result, &error);
+
+  /* Cancel in the question, or the window's Cancel: back to the form, untouched. */
+  if (password == NULL || self->session == NULL)
+    {
+      dispatch_secret_free (password);
+      if (self->session != NULL)
+        {
+          end_sending (self);
+          set_phase (self, _("Cancelled"));
+        }
+      return;
+    }
+
+  send_with_password (self, password);
+  dispatch_secret_free (password);
 }
 
 static void
@@ -796,29 +734,49 @@ password_lookup_cb (GObject      *object,
       return;
     }
 
-  if (error != NULL || password == NULL)
+  if (error != NULL)
     {
       g_autoptr(GError) failure = NULL;
 
-      if (error != NULL)
-        dispatch_set_error (&failure, DISPATCH_ERROR_AUTH_UNAVAILABLE, DISPATCH_SMTP_STAGE_NONE, NULL,
-                            _("Make sure a keyring (Secret Service) is running, then enter the password again in the account settings."),
-                            _("The password could not be read from the keyring: %s"), error->message);
-      else
-        dispatch_set_error (&failure, DISPATCH_ERROR_AUTH_UNAVAILABLE, DISPATCH_SMTP_STAGE_NONE, NULL,
-                            _("Enter the password in the account settings, or clear the user name to send without signing in."),
-                            _("No password is stored for %s on %s."),
-                            dispatch_account_get_user (self->account),
-                            dispatch_account_get_host (self->account));
-
+      dispatch_set_error (&failure, DISPATCH_ERROR_AUTH_UNAVAILABLE, DISPATCH_SMTP_STAGE_NONE, NULL,
+                          _("Make sure a keyring (Secret Service) is running, then enter the password again in the account settings."),
+                          _("The password could not be read from the keyring: %s"), error->message);
       end_sending (self);
       set_phase (self, _("Not sent"));
       show_failure (self, failure);
       return;
     }
 
+  if (password == NULL)
+    {
+      dispatch_password_dialog_ask_async (GTK_WINDOW (self), self->account, self->cancellable,
+                                          password_asked_cb, g_object_ref (self));
+      return;
+    }
+
   send_with_password (self, password);
   dispatch_secret_free (password);
+}
+
+/* The form is locked from here to the result: what it holds now is what is sent. */
+static void
+count_attachments (DispatchWindow *self)
+{
+  g_autoptr(GPtrArray) files = dispatch_window_list_attachments (self);
+
+  self->sent_pictures = 0;
+  self->sent_files = 0;
+
+  for (guint i = 0; i < files->len; i++)
+    {
+      g_autofree char *name = g_file_get_basename (g_ptr_array_index (files, i));
+      g_autofree char *type = g_content_type_guess (name, NULL, 0, NULL);
+
+      if (g_content_type_is_mime_type (type, "image/*"))
+        self->sent_pictures++;
+      else
+        self->sent_files++;
+    }
 }
 
 static void
@@ -838,6 +796,7 @@ start_send (DispatchWindow *self)
   g_signal_connect (self->session, "transcript", G_CALLBACK (session_transcript_cb), self);
   g_signal_connect (self->session, "progress", G_CALLBACK (session_progress_cb), self);
 
+  count_attachments (self);
   clear_result (self);
   dispatch_transcript_view_clear (self->transcript_view);
   gtk_progress_bar_set_fraction (self->progress_bar, 0.0);

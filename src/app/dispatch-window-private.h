@@ -17,7 +17,9 @@ struct _DispatchWindow
   AdwToastOverlay        *toast_overlay;
   AdwWindowTitle         *window_title;
   GtkButton              *send_button;
-  GtkPaned               *paned;
+  GtkWidget              *attach_button;
+  AdwLeaflet             *leaflet;
+  GtkWidget              *transcript_separator;
   GtkScrolledWindow      *compose_scroller;
   GtkBox                 *compose_box;
   GtkRevealer            *result_revealer;
@@ -27,6 +29,7 @@ struct _DispatchWindow
   GtkLabel               *result_description;
   GtkGrid                *result_details;
   GtkLabel               *result_hint;
+  GtkWidget              *dismiss_button;
   AdwActionRow           *from_row;
   AdwEntryRow            *to_row;
   AdwEntryRow            *cc_row;
@@ -41,6 +44,7 @@ struct _DispatchWindow
   GtkRevealer            *status_revealer;
   GtkLabel               *phase_label;
   GtkProgressBar         *progress_bar;
+  GtkButton              *cancel_button;
   DispatchTranscriptView *transcript_view;
 
   /* Owned references */
@@ -51,13 +55,25 @@ struct _DispatchWindow
   GCancellable           *cancellable;  /* of the send under way */
   char                   *discarded;    /* the draft before "New Message", for Undo */
 
+  /* Weak pointer: the field that had the focus when the form was locked, to return to */
+  GtkWidget              *locked_focus;
+
   guint                   draft_timeout_id;
   guint                   address_timeout_id;
   guint                   pulse_id;
+  guint                   scroll_timeout_id;
+  guint                   scroll_frames_left;
+  guint                   layout_idle_id;
   guint                   paste_counter;
+  guint                   sent_pictures;   /* attachments of the send under way or last */
+  guint                   sent_files;
 
-  guint                   show_transcript : 1;
+  guint                   show_transcript : 1;  /* the transcript is on screen */
+  guint                   folded_show_transcript : 1;
+  guint                   leaflet_was_folded : 1;
+  guint                   applying_layout : 1;
   guint                   form_locked : 1;    /* read-only while a send is under way */
+  guint                   scroll_to_result : 1; /* keep the form at its end, where the result is */
   guint                   restoring : 1;
   guint                   draft_dirty : 1;
   guint                   draft_writing : 1;
@@ -86,6 +102,9 @@ DispatchMessage *_dispatch_window_build_message      (DispatchWindow      *self)
 gboolean         _dispatch_window_check_form         (DispatchWindow      *self,
                                                       gboolean             show_errors);
 void             _dispatch_window_update_actions     (DispatchWindow      *self);
+/* Keeps the form at its end, where the result card is, until the reader scrolls or edits. */
+void             _dispatch_window_scroll_to_result   (DispatchWindow      *self);
+void             _dispatch_window_stop_scroll_to_result (DispatchWindow   *self);
 void             _dispatch_window_draft_changed      (DispatchWindow      *self);
 void             _dispatch_window_draft_delete       (DispatchWindow      *self);
 char            *_dispatch_window_draft_serialize    (DispatchWindow      *self,

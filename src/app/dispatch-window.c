@@ -5,19 +5,25 @@
 
 #include <glib/gi18n.h>
 
-#include "dispatch-address.h"
 #include "dispatch-attachment-row.h"
 #include "dispatch-settings.h"
+#include "dispatch-setup-banner.h"
 #include "dispatch-window-private.h"
 
 /* Typing pauses this long before a draft is written or an address is complained about. */
 #define DRAFT_DELAY_MS        500
 #define ADDRESS_ERROR_DELAY_MS 400
 #define DRAFT_GROUP           "Draft"
+/* Below the form's and the transcript's minimum widths together, the leaflet folds. */
+#define NARROW_WIDTH          700
+/* How long the form keeps to its end after a result is shown, in steps. */
+#define SCROLL_SETTLE_FRAMES  30
+#define SCROLL_SETTLE_INTERVAL_MS 16
 
 enum {
   PROP_0,
   PROP_SHOW_TRANSCRIPT,
+  PROP_DRAFT_PATH,
   N_PROPS
 };
 
@@ -41,10 +47,15 @@ void
 _dispatch_window_toast (DispatchWindow *self,
                         const char     *title)
 {
+  g_autofree char *escaped = NULL;
+
   if (_dispatch_window_is_disposed (self))
     return;
 
-  adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (title));
+  /* Toast titles are Pango markup in libadwaita 1.2: a folder named "R&D" would blank the
+   * toast, and server text could restyle it. Every title here is plain text. */
+  escaped = g_markup_escape_text (title, -1);
+  adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (escaped));
 }
 
 GPtrArray *
@@ -108,19 +119,28 @@ _dispatch_window_build_message (DispatchWindow *self)
 
 /* Returns whether the row's addresses are usable, counting them into @n_addresses; when
  * @show_errors, the reason is shown beside the field (and cleared at once when it is fixed). */
+/* The engine's own check: the window accepts exactly what a send accepts (groups, comments,
+ * quoted names), and says why not in the words the send would use. */
 static gboolean
-check_address_row (DispatchWindow *self,
-                   AdwEntryRow    *row,
-                   GtkLabel       *error_label,
-                   gboolean        show_errors,
-                   guint          *n_addresses)
+check_address_row (DispatchWindow              *self,
+                   DispatchMessageAddressField  field,
+                   AdwEntryRow                 *row,
+                   GtkLabel                    *error_label,
+                   gboolean                     show_errors,
+                   guint                       *n_addresses)
 {
-  g_autofree char *reason = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *hint = NULL;
+  const char *reason = NULL;
   guint n = 0;
   gboolean ok;
 
-  ok = dispatch_address_list_check (_dispatch_window_row_text (row), &n, &reason);
+  ok = dispatch_message_check_address_field (field, _dispatch_window_row_text (row), &n, &error);
   *n_addresses += n;
+  if (error != NULL)
+    reason = error->message;
+  if (error != NULL && dispatch_error_get_hint (error) != NULL)
+    hint = g_strconcat (error->message, "\n", dispatch_error_get_hint (error), NULL);
 
   if (ok)
     {
@@ -132,7 +152,7 @@ check_address_row (DispatchWindow *self,
     {
       gtk_widget_add_css_class (GTK_WIDGET (row), "error");
       gtk_label_set_text (error_label, reason);
-      gtk_widget_set_tooltip_text (GTK_WIDGET (error_label), reason);
+      gtk_widget_set_tooltip_text (GTK_WIDGET (error_label), hint != NULL ? hint : reason);
       gtk_widget_set_visible (GTK_WIDGET (error_label), TRUE);
     }
 
@@ -148,10 +168,10 @@ _dispatch_window_check_form (DispatchWindow *self,
   guint n_sender = 0;
   gboolean ok = TRUE;
 
-  ok &= check_address_row (self, self->to_row, self->to_error, show_errors, &n_recipients);
-  ok &= check_address_row (self, self->cc_row, self->cc_error, show_errors, &n_recipients);
-  ok &= check_address_row (self, self->bcc_row, self->bcc_error, show_errors, &n_recipients);
-  ok &= dispatch_address_list_check (sender, &n_sender, NULL) && n_sender == 1;
+  ok &= check_address_row (self, DISPATCH_MESSAGE_FIELD_TO, self->to_row, self->to_error, show_errors, &n_recipients);
+  ok &= check_address_row (self, DISPATCH_MESSAGE_FIELD_CC, self->cc_row, self->cc_error, show_errors, &n_recipients);
+  ok &= check_address_row (self, DISPATCH_MESSAGE_FIELD_BCC, self->bcc_row, self->bcc_error, show_errors, &n_recipients);
+  ok &= dispatch_message_check_address_field (DISPATCH_MESSAGE_FIELD_FROM, sender, &n_sender, NULL) && n_sender == 1;
 
   return ok && n_recipients > 0;
 }
@@ -201,6 +221,21 @@ set_form_locked (DispatchWindow *self,
 
   self->form_locked = locked;
 
+  /* A field that cannot take input should not keep the keyboard: Cancel takes it for the time
+   * of the send (Escape or Space stops it), and the field gets it back afterwards. The text
+   * view's cursor is left alone — hiding it while its blink timer runs aborts GTK 4.8
+   * (gtktextview.c blink_cb asserts that the cursor is visible). */
+  if (locked)
+    {
+      GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (self));
+
+      if (focus != NULL && gtk_widget_is_ancestor (focus, GTK_WIDGET (self->compose_box)))
+        {
+          g_set_weak_pointer (&self->locked_focus, focus);
+          gtk_widget_grab_focus (GTK_WIDGET (self->cancel_button));
+        }
+    }
+
   for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
     {
       GtkEditable *text = gtk_editable_get_delegate (GTK_EDITABLE (rows[i]));
@@ -210,7 +245,6 @@ set_form_locked (DispatchWindow *self,
     }
 
   gtk_text_view_set_editable (self->body_view, !locked);
-  gtk_text_view_set_cursor_visible (self->body_view, !locked);
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->body_view), GTK_ACCESSIBLE_PROPERTY_READ_ONLY, locked, -1);
   gtk_widget_set_sensitive (GTK_WIDGET (self->cc_bcc_button), !locked);
 
@@ -220,6 +254,17 @@ set_form_locked (DispatchWindow *self,
     {
       if (DISPATCH_IS_ATTACHMENT_ROW (child))
         set_attachment_removable (child, !locked);
+    }
+
+  /* Back to where the user was, unless they have moved on meanwhile. */
+  if (!locked && self->locked_focus != NULL)
+    {
+      GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (self));
+
+      if (focus == NULL || focus == GTK_WIDGET (self->cancel_button) ||
+          !gtk_widget_get_mapped (focus))
+        gtk_widget_grab_focus (self->locked_focus);
+      g_clear_weak_pointer (&self->locked_focus);
     }
 }
 
@@ -246,16 +291,16 @@ update_from_row (DispatchWindow *self)
   g_autofree char *address = dispatch_settings_dup_sender_address (self->settings);
   g_autofree char *server = dispatch_settings_dup_server_label (self->settings);
   g_autofree char *subtitle = NULL;
-  g_autofree char *reason = NULL;
+  g_autoptr(GError) error = NULL;
   guint n = 0;
 
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->from_row), sender);
 
-  if (!dispatch_address_list_check (address, &n, &reason) || n != 1)
+  if (!dispatch_message_check_address_field (DISPATCH_MESSAGE_FIELD_FROM, address, &n, &error) || n != 1)
     {
       /* Translators: %s says what is wrong with the sender address */
       subtitle = g_strdup_printf (_("%s — edit the account to fix it"),
-                                  reason ? reason : _("The sender address is not valid"));
+                                  error ? error->message : _("The sender address is not valid"));
       gtk_widget_add_css_class (GTK_WIDGET (self->from_row), "error");
     }
   else
@@ -268,11 +313,16 @@ update_from_row (DispatchWindow *self)
   adw_action_row_set_subtitle (self->from_row, subtitle);
 }
 
+static void apply_transcript_layout (DispatchWindow *self);
+
 static void
 settings_changed_cb (DispatchWindow *self,
                      const char     *key,
                      GSettings      *settings)
 {
+  if (g_str_equal (key, "show-transcript"))
+    apply_transcript_layout (self);
+
   if (g_str_has_prefix (key, "window-") || g_str_equal (key, "show-transcript"))
     return;
 
@@ -296,6 +346,15 @@ char *
 dispatch_window_dup_draft_path (void)
 {
   return g_build_filename (g_get_user_data_dir (), "dispatch", "draft", NULL);
+}
+
+char *
+dispatch_window_dup_new_draft_path (void)
+{
+  g_autofree char *uuid = g_uuid_string_random ();
+  g_autofree char *name = g_strconcat (DISPATCH_WINDOW_EXTRA_DRAFT_PREFIX, uuid, NULL);
+
+  return g_build_filename (g_get_user_data_dir (), "dispatch", name, NULL);
 }
 
 char *
@@ -467,6 +526,7 @@ _dispatch_window_draft_changed (DispatchWindow *self)
 
   self->draft_dirty = TRUE;
   self->draft_delete_pending = FALSE;
+  _dispatch_window_stop_scroll_to_result (self);
   g_clear_handle_id (&self->draft_timeout_id, g_source_remove);
   self->draft_timeout_id = g_timeout_add (DRAFT_DELAY_MS, draft_timeout_cb, self);
 }
@@ -601,13 +661,250 @@ drop_cb (GtkDropTarget  *target,
 }
 
 
+/* Scrolling to the result card */
+
+/* The card's room is known only once the form is laid out with it, and the thumbnails may
+ * still grow the rows: until the reader scrolls, the form follows its end. */
+static gboolean
+scroll_to_result_cb (gpointer user_data)
+{
+  DispatchWindow *self = user_data;
+  GtkAdjustment *adjustment = gtk_scrolled_window_get_vadjustment (self->compose_scroller);
+
+  if (self->scroll_to_result)
+    gtk_adjustment_set_value (adjustment, gtk_adjustment_get_upper (adjustment) - gtk_adjustment_get_page_size (adjustment));
+
+  /* The card's room may be known only some layouts later (wrapped labels, a slow machine):
+   * keep at the end for a moment rather than trust one layout. A timeout rather than a
+   * frame callback: it runs however the frames come. */
+  if (self->scroll_to_result && self->scroll_frames_left > 0)
+    {
+      self->scroll_frames_left--;
+      return G_SOURCE_CONTINUE;
+    }
+
+  self->scroll_timeout_id = 0;
+  return G_SOURCE_REMOVE;
+}
+
+/* While the form keeps to its end, its viewport does not scroll to the focus: it would take
+ * the keyboard's field (or the card's button, before the card is laid out) back into view
+ * at every layout. */
+static void
+set_viewport_follows_focus (DispatchWindow *self,
+                            gboolean        follows)
+{
+  GtkWidget *viewport = gtk_scrolled_window_get_child (self->compose_scroller);
+
+  if (GTK_IS_VIEWPORT (viewport))
+    gtk_viewport_set_scroll_to_focus (GTK_VIEWPORT (viewport), follows);
+}
+
+void
+_dispatch_window_stop_scroll_to_result (DispatchWindow *self)
+{
+  if (!self->scroll_to_result)
+    return;
+
+  self->scroll_to_result = FALSE;
+  set_viewport_follows_focus (self, TRUE);
+}
+
+void
+_dispatch_window_scroll_to_result (DispatchWindow *self)
+{
+  self->scroll_to_result = TRUE;
+  set_viewport_follows_focus (self, FALSE);
+  self->scroll_frames_left = SCROLL_SETTLE_FRAMES;
+  if (self->scroll_timeout_id == 0)
+    self->scroll_timeout_id = g_timeout_add (SCROLL_SETTLE_INTERVAL_MS, scroll_to_result_cb, self);
+}
+
+/* The new bounds arrive while the viewport is being allocated, when it would not take a new
+ * value into account: scroll a moment later. */
+static void
+compose_adjustment_changed_cb (DispatchWindow *self,
+                               GParamSpec     *pspec,
+                               GtkAdjustment  *adjustment)
+{
+  if (self->scroll_to_result)
+    _dispatch_window_scroll_to_result (self);
+}
+
+/* Until the reader takes over, nothing else moves the form away from its end: the viewport
+ * scrolls to a newly focused widget from where it was before the card was laid out. */
+static void
+compose_value_changed_cb (DispatchWindow *self,
+                          GtkAdjustment  *adjustment)
+{
+  if (self->scroll_to_result &&
+      gtk_adjustment_get_value (adjustment) + gtk_adjustment_get_page_size (adjustment) < gtk_adjustment_get_upper (adjustment) - 0.5)
+    _dispatch_window_scroll_to_result (self);
+}
+
+/* The reader takes over: a scroll, or a key. */
+static gboolean
+compose_scrolled_cb (DispatchWindow *self)
+{
+  _dispatch_window_stop_scroll_to_result (self);
+  return FALSE;
+}
+
+static gboolean
+key_pressed_cb (DispatchWindow *self)
+{
+  _dispatch_window_stop_scroll_to_result (self);
+  return FALSE;
+}
+
+
+/* The transcript: beside the form, or folded away behind the header's button */
+
+/* Side by side, "show the transcript" is a preference kept in the settings; folded, it is
+ * only which of the two is on screen, and a narrow window starts with the form. */
+static void
+apply_transcript_layout (DispatchWindow *self)
+{
+  gboolean folded = adw_leaflet_get_folded (self->leaflet);
+  gboolean shown;
+
+  if (self->applying_layout)
+    return;
+
+  self->applying_layout = TRUE;
+
+  if (folded)
+    {
+      gtk_widget_set_visible (GTK_WIDGET (self->transcript_view), TRUE);
+      adw_leaflet_set_visible_child (self->leaflet, self->folded_show_transcript
+                                                    ? GTK_WIDGET (self->transcript_view)
+                                                    : GTK_WIDGET (self->compose_scroller));
+      shown = self->folded_show_transcript;
+    }
+  else
+    {
+      shown = g_settings_get_boolean (self->settings, "show-transcript");
+      gtk_widget_set_visible (GTK_WIDGET (self->transcript_view), shown);
+      gtk_widget_set_visible (self->transcript_separator, shown);
+      adw_leaflet_set_visible_child (self->leaflet, GTK_WIDGET (self->compose_scroller));
+    }
+
+  self->applying_layout = FALSE;
+
+  if (self->show_transcript != shown)
+    {
+      self->show_transcript = shown;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SHOW_TRANSCRIPT]);
+    }
+}
+
+static void
+set_show_transcript (DispatchWindow *self,
+                     gboolean        show)
+{
+  if (adw_leaflet_get_folded (self->leaflet))
+    self->folded_show_transcript = show;
+  else
+    g_settings_set_boolean (self->settings, "show-transcript", show);
+
+  apply_transcript_layout (self);
+}
+
+/* Narrow, the header bar has no room to spare: the form's own "Add…" button attaches. This
+ * follows the size asked for, not the fold: a window that is 403 px wide because of the
+ * button would never be made 400 px wide to fold in the first place. */
+static void
+default_width_changed_cb (DispatchWindow *self)
+{
+  int width, height;
+
+  /* GTK 4.8 does not take NULL for either. */
+  gtk_window_get_default_size (GTK_WINDOW (self), &width, &height);
+  gtk_widget_set_visible (self->attach_button, width <= 0 || width >= NARROW_WIDTH);
+}
+
+static gboolean
+layout_idle_cb (gpointer user_data)
+{
+  DispatchWindow *self = user_data;
+
+  self->layout_idle_id = 0;
+  apply_transcript_layout (self);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* Folding or unfolding, or a swipe back to the form. The leaflet folds while it is being
+ * allocated, after the header bar: showing or hiding widgets now would leave them without an
+ * allocation for this frame, so the layout follows right after it. */
+static void
+leaflet_changed_cb (DispatchWindow *self)
+{
+  if (self->applying_layout)
+    return;
+
+  if (adw_leaflet_get_folded (self->leaflet))
+    {
+      if (self->leaflet_was_folded)
+        self->folded_show_transcript =
+          adw_leaflet_get_visible_child (self->leaflet) == GTK_WIDGET (self->transcript_view);
+      else
+        self->folded_show_transcript = FALSE;
+    }
+
+  self->leaflet_was_folded = adw_leaflet_get_folded (self->leaflet);
+  if (self->layout_idle_id == 0)
+    self->layout_idle_id = g_idle_add_full (G_PRIORITY_HIGH_IDLE, layout_idle_cb, self, NULL);
+}
+
+
 /* GObject and GtkWindow */
+
+static void
+close_while_sending_response_cb (AdwMessageDialog *dialog,
+                                 const char       *response,
+                                 DispatchWindow   *self)
+{
+  if (g_strcmp0 (response, "close") != 0)
+    return;
+
+  /* The send may have ended while the question was open; either way there is none now. */
+  gtk_widget_activate_action (GTK_WIDGET (self), "win.cancel", NULL);
+  gtk_window_close (GTK_WINDOW (self));
+}
+
+/* Closing would drop the send half-way: ask, the way an editor asks about unsaved changes. */
+static void
+ask_close_while_sending (DispatchWindow *self)
+{
+  GtkWidget *dialog;
+
+  dialog = adw_message_dialog_new (GTK_WINDOW (self),
+                                   _("A message is being sent"),
+                                   _("If you close the window now, the message is not sent. "
+                                     "Sending stops, and what you wrote is kept as a draft."));
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "keep", _("_Keep Sending"),
+                                    "close", _("C_ancel Sending and Close"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "close", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "keep");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "keep");
+  g_signal_connect_object (dialog, "response", G_CALLBACK (close_while_sending_response_cb), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
 
 static gboolean
 dispatch_window_close_request (GtkWindow *window)
 {
   DispatchWindow *self = DISPATCH_WINDOW (window);
   int width, height;
+
+  if (self->session != NULL)
+    {
+      ask_close_while_sending (self);
+      return TRUE;
+    }
 
   draft_flush (self);
 
@@ -626,14 +923,20 @@ dispatch_window_constructed (GObject *object)
 
   G_OBJECT_CLASS (dispatch_window_parent_class)->constructed (object);
 
+  if (self->draft_file == NULL)
+    {
+      g_autofree char *draft_path = dispatch_window_dup_draft_path ();
+
+      self->draft_file = g_file_new_for_path (draft_path);
+    }
+  draft_load (self);
+  _dispatch_window_update_actions (self);
+
   gtk_window_set_default_size (GTK_WINDOW (self),
                                g_settings_get_int (self->settings, "window-width"),
                                g_settings_get_int (self->settings, "window-height"));
   if (g_settings_get_boolean (self->settings, "window-maximized"))
     gtk_window_maximize (GTK_WINDOW (self));
-
-  /* The transcript keeps its width; the form takes what the window gains. */
-  gtk_paned_set_position (self->paned, MAX (360, g_settings_get_int (self->settings, "window-width") - 380));
 
 #if DEVELOPMENT
   gtk_widget_add_css_class (GTK_WIDGET (self), "devel");
@@ -653,9 +956,12 @@ dispatch_window_dispose (GObject *object)
   g_clear_handle_id (&self->draft_timeout_id, g_source_remove);
   g_clear_handle_id (&self->address_timeout_id, g_source_remove);
   g_clear_handle_id (&self->pulse_id, g_source_remove);
+  g_clear_handle_id (&self->layout_idle_id, g_source_remove);
+  g_clear_handle_id (&self->scroll_timeout_id, g_source_remove);
   g_clear_object (&self->session);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->account);
+  g_clear_weak_pointer (&self->locked_focus);
 
   gtk_widget_dispose_template (GTK_WIDGET (self), DISPATCH_TYPE_WINDOW);
 
@@ -704,12 +1010,13 @@ dispatch_window_set_property (GObject      *object,
   switch (prop_id)
     {
     case PROP_SHOW_TRANSCRIPT:
-      if (self->show_transcript != g_value_get_boolean (value))
-        {
-          self->show_transcript = g_value_get_boolean (value);
-          gtk_widget_set_visible (GTK_WIDGET (self->transcript_view), self->show_transcript);
-          g_object_notify_by_pspec (object, pspec);
-        }
+      set_show_transcript (self, g_value_get_boolean (value));
+      break;
+
+    case PROP_DRAFT_PATH:
+      g_clear_object (&self->draft_file);
+      if (g_value_get_string (value) != NULL)
+        self->draft_file = g_file_new_for_path (g_value_get_string (value));
       break;
 
     default:
@@ -737,15 +1044,24 @@ dispatch_window_class_init (DispatchWindowClass *klass)
                           TRUE,
                           (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
+  /* Each window keeps its own draft; NULL means the first window's. */
+  properties[PROP_DRAFT_PATH] =
+    g_param_spec_string ("draft-path", NULL, NULL,
+                         NULL,
+                         (G_PARAM_WRITABLE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   g_type_ensure (DISPATCH_TYPE_TRANSCRIPT_VIEW);
+  g_type_ensure (DISPATCH_TYPE_SETUP_BANNER);
 
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/dispatchmail/Dispatch/dispatch-window.ui");
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, window_title);
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, send_button);
-  gtk_widget_class_bind_template_child (widget_class, DispatchWindow, paned);
+  gtk_widget_class_bind_template_child (widget_class, DispatchWindow, attach_button);
+  gtk_widget_class_bind_template_child (widget_class, DispatchWindow, leaflet);
+  gtk_widget_class_bind_template_child (widget_class, DispatchWindow, transcript_separator);
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, compose_scroller);
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, compose_box);
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, result_revealer);
@@ -755,6 +1071,7 @@ dispatch_window_class_init (DispatchWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, result_description);
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, result_details);
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, result_hint);
+  gtk_widget_class_bind_template_child (widget_class, DispatchWindow, dismiss_button);
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, from_row);
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, to_row);
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, cc_row);
@@ -769,7 +1086,10 @@ dispatch_window_class_init (DispatchWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, status_revealer);
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, phase_label);
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, progress_bar);
+  gtk_widget_class_bind_template_child (widget_class, DispatchWindow, cancel_button);
   gtk_widget_class_bind_template_child (widget_class, DispatchWindow, transcript_view);
+
+  gtk_widget_class_bind_template_callback (widget_class, leaflet_changed_cb);
 
   _dispatch_window_class_actions_init (klass);
   gtk_widget_class_install_property_action (widget_class, "win.show-transcript", "show-transcript");
@@ -778,8 +1098,8 @@ dispatch_window_class_init (DispatchWindowClass *klass)
 static void
 dispatch_window_init (DispatchWindow *self)
 {
-  g_autofree char *draft_path = dispatch_window_dup_draft_path ();
   GtkEventController *controller;
+  GtkAdjustment *adjustment;
   GtkDropTarget *drop_target;
   GtkWidget *placeholder;
 
@@ -788,7 +1108,6 @@ dispatch_window_init (DispatchWindow *self)
   gtk_widget_init_template (GTK_WIDGET (self));
 
   self->settings = dispatch_settings_new ();
-  self->draft_file = g_file_new_for_path (draft_path);
 
   placeholder = g_object_new (GTK_TYPE_LABEL,
                               "label", _("Drop files here, or paste an image"),
@@ -800,6 +1119,19 @@ dispatch_window_init (DispatchWindow *self)
                               NULL);
   gtk_widget_add_css_class (placeholder, "dim-label");
   gtk_list_box_set_placeholder (self->attachments_list, placeholder);
+
+  adjustment = gtk_scrolled_window_get_vadjustment (self->compose_scroller);
+  g_signal_connect_object (adjustment, "notify::upper", G_CALLBACK (compose_adjustment_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (adjustment, "notify::page-size", G_CALLBACK (compose_adjustment_changed_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (adjustment, "value-changed", G_CALLBACK (compose_value_changed_cb), self, G_CONNECT_SWAPPED);
+  controller = gtk_event_controller_key_new ();
+  gtk_event_controller_set_propagation_phase (controller, GTK_PHASE_CAPTURE);
+  g_signal_connect_object (controller, "key-pressed", G_CALLBACK (key_pressed_cb), self, G_CONNECT_SWAPPED);
+  gtk_widget_add_controller (GTK_WIDGET (self), controller);
+  controller = gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_VERTICAL);
+  gtk_event_controller_set_propagation_phase (controller, GTK_PHASE_CAPTURE);
+  g_signal_connect_object (controller, "scroll", G_CALLBACK (compose_scrolled_cb), self, G_CONNECT_SWAPPED);
+  gtk_widget_add_controller (GTK_WIDGET (self->compose_scroller), controller);
 
   drop_target = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
   g_signal_connect_object (drop_target, "drop", G_CALLBACK (drop_cb), self, 0);
@@ -822,11 +1154,10 @@ dispatch_window_init (DispatchWindow *self)
   g_signal_connect_object (self->cc_bcc_button, "toggled", G_CALLBACK (_dispatch_window_draft_changed), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (self->settings, "changed", G_CALLBACK (settings_changed_cb), self, G_CONNECT_SWAPPED);
 
-  g_settings_bind (self->settings, "show-transcript", self, "show-transcript", G_SETTINGS_BIND_DEFAULT);
+  apply_transcript_layout (self);
+  g_signal_connect (self, "notify::default-width", G_CALLBACK (default_width_changed_cb), NULL);
 
   update_from_row (self);
-  draft_load (self);
-  _dispatch_window_update_actions (self);
 }
 
 DispatchWindow *
@@ -837,6 +1168,28 @@ dispatch_window_new (GtkApplication *application)
   return g_object_new (DISPATCH_TYPE_WINDOW,
                        "application", application,
                        NULL);
+}
+
+DispatchWindow *
+dispatch_window_new_for_draft (GtkApplication *application,
+                               const char     *draft_path)
+{
+  g_return_val_if_fail (!application || GTK_IS_APPLICATION (application), NULL);
+  g_return_val_if_fail (draft_path != NULL, NULL);
+
+  return g_object_new (DISPATCH_TYPE_WINDOW,
+                       "application", application,
+                       "draft-path", draft_path,
+                       NULL);
+}
+
+gboolean
+dispatch_window_is_blank (DispatchWindow *self)
+{
+  g_return_val_if_fail (DISPATCH_IS_WINDOW (self), FALSE);
+
+  return !_dispatch_window_is_disposed (self) && self->session == NULL &&
+         _dispatch_window_form_is_empty (self);
 }
 
 void

@@ -14,6 +14,13 @@ G_DECLARE_FINAL_TYPE (DispatchWindow, dispatch_window, DISPATCH, WINDOW, AdwAppl
 /* @application may be NULL (tests). The draft of the last session is restored. */
 DispatchWindow *dispatch_window_new            (GtkApplication *application);
 
+/* A window with a draft of its own at @draft_path (restored if it exists): for a second message
+ * while the first window holds one. */
+DispatchWindow *dispatch_window_new_for_draft  (GtkApplication *application,
+                                                const char     *draft_path);
+/* Empty form and no send under way: new content may go into it without overwriting work. */
+gboolean        dispatch_window_is_blank       (DispatchWindow *self);
+
 /* Fills the form from a mailto: link or the command line; NULL leaves a field as it is. */
 void            dispatch_window_prefill        (DispatchWindow *self,
                                                 const char     *to,
@@ -31,7 +38,10 @@ void            dispatch_window_save_message   (DispatchWindow *self,
                                                 GFile          *file);
 gboolean        dispatch_window_is_sending     (DispatchWindow *self);
 
-/* Where the draft lives: $XDG_DATA_HOME/dispatch/draft. */
+/* Where the first window's draft lives: $XDG_DATA_HOME/dispatch/draft; other windows' drafts
+ * beside it, named DISPATCH_WINDOW_EXTRA_DRAFT_PREFIX and a random UUID. */
+#define DISPATCH_WINDOW_EXTRA_DRAFT_PREFIX "draft-"
 char           *dispatch_window_dup_draft_path (void);
+char           *dispatch_window_dup_new_draft_path (void);
 
 G_END_DECLS
