@@ -746,7 +746,7 @@ def scenario_narrow_window(t):
     origin_x, _, wid = app.window_origin(frame)
     border = 2 * origin_x
     t.display.xdotool('windowsize', wid, 400 + border, 700 + border)
-    wait_for('the window to be 400 px wide', lambda: extents(frame)[2] == 400, timeout=30,
+    wait_for('the window to be 400 px wide', lambda: extents(frame)[2] == 400,
              alive=app.alive)
     # Every control the form needs lies inside those 400 px.
     for role, name in (('push button', 'Send'), ('text', 'To'), ('text', 'Subject'),
