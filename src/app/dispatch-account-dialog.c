@@ -92,11 +92,15 @@ static void
 toast (DispatchAccountDialog *self,
        const char            *title)
 {
+  g_autofree char *escaped = NULL;
+
   /* The password is saved as the dialog closes; the answer may come after. */
   if (self->disposed)
     return;
 
-  adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self), adw_toast_new (title));
+  /* Toast titles are Pango markup in libadwaita 1.2; the keyring's messages are plain text. */
+  escaped = g_markup_escape_text (title, -1);
+  adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self), adw_toast_new (escaped));
 }
 
 static guint
