@@ -14,6 +14,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 
 import mailcheck
@@ -27,6 +28,12 @@ NO_DELIVERY_WAIT = 5
 # A small message to a server on loopback takes well under a second; a client that waits for
 # a reply that will never come sits out its timeout (20 s and more) before giving up.
 SMALL_SEND_LIMIT = 10
+
+
+def stop_on_sigterm():
+    """Meson ends a test that overran its timeout with SIGTERM; turned into SystemExit, it
+    still runs the `finally` that stops the server."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def free_ports(count):
@@ -183,8 +190,11 @@ class SidecarStore(Store):
 class Matrix:
     """The sends of one server, with the TAP stream and the inputs they share."""
 
-    def __init__(self, tap, dispatch_send, store, cases, secrets_dir, logs=lambda: ''):
+    def __init__(self, tap, dispatch_send, store, cases, secrets_dir, logs=lambda: '',
+                 timeout=60):
         self.tap = tap
+        # dispatch-send's --timeout: how long it waits for any one reply.
+        self.timeout = timeout
         self.dispatch_send = dispatch_send
         self.store = store
         self.cases = {c.name: c for c in cases}
@@ -197,7 +207,7 @@ class Matrix:
     def connect(self, port, security, user=mailcheck.USER, password_file=None, auth=None,
                 extra=()):
         args = ['--server', '127.0.0.1:%d' % port, '--security', security,
-                '--ca-file', mailcheck.CA, '--timeout', '60']
+                '--ca-file', mailcheck.CA, '--timeout', str(self.timeout)]
         if user:
             args += ['--user', user]
             if '--oauth2-token-file' not in extra:

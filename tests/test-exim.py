@@ -203,6 +203,7 @@ def main():
     if problems:
         return mailcheck.unavailable('Exim 4', problems)
 
+    servercheck.stop_on_sigterm()
     tap = Tap()
     work = tempfile.mkdtemp(prefix='dispatch-exim-')
     # Exim's reception and delivery processes run as Debian-exim and must reach below it.
@@ -230,10 +231,13 @@ def main():
                                       time_limit=servercheck.SMALL_SEND_LIMIT)
             mid = message_id(out)
             line = [l for l in exim.mainlog().splitlines() if mid and ' %s <= ' % mid in l]
+            # "L." is Exim's mark (log_selector +pipelining) for a client that pipelined.
             tap.ok(line and (' A=%s:%s ' % (authenticator, mailcheck.USER)) in line[0]
-                   and ' X=TLS1.' in line[0],
-                   '%s: Exim logged it received over TLS, authenticated by %s as %s'
+                   and ' X=TLS1.' in line[0] and ' L. ' in line[0],
+                   '%s: Exim logged it received over TLS, pipelined, authenticated by %s as %s'
                    % (label, authenticator, mailcheck.USER), 'id %r, log line %r' % (mid, line))
+            tap.ok(re.search(r'^C: BDAT \d+ LAST$', err, re.M) and not re.search(r'^C: DATA$', err, re.M),
+                   '%s: the message went with BDAT (CHUNKING), not DATA' % label, err[-3000:])
 
         # 2. The whole message set over submission with the best mechanism.
         for case in cases:
@@ -259,9 +263,14 @@ def main():
         for name in ('text-only', 'dots'):
             m.send('mx/no AUTH/' + name, name, m.connect(exim.mx, 'starttls', user=None))
         for name in ('text-only', 'utf8', 'dots', 'unknown-recipient'):
-            m.send('sync/plain, no PIPELINING/' + name, name,
-                   m.connect(exim.sync, 'none', user=None),
-                   time_limit=servercheck.SMALL_SEND_LIMIT)
+            label = 'sync/plain, no PIPELINING/' + name
+            status, out, err = m.send(label, name, m.connect(exim.sync, 'none', user=None),
+                                      time_limit=servercheck.SMALL_SEND_LIMIT)
+            mid = message_id(out)
+            line = [l for l in exim.mainlog().splitlines() if mid and ' %s <= ' % mid in l]
+            tap.ok(line and ' L. ' not in line[0] and ' P=esmtp ' in line[0],
+                   '%s: Exim logged it received in plaintext, not pipelined' % label,
+                   'id %r, log line %r' % (mid, line))
 
         log = exim.mainlog()
         sync_errors = [l for l in log.splitlines() if 'synchronization error' in l]
