@@ -15,7 +15,9 @@ import os
 RSS_LIMIT_KB = 8 * 1024            # "at most 8 MB", in the KiB that GNU time reports
 RSS_FLAT_KB = 512                  # 100 MB may cost at most this much more than 25 MB
 WALL_RATIO = 0.5                   # "at most half of the fastest MIME-building client"
-REACHABLE_TURNS = 5                # PIPELINING + CHUNKING: transaction and QUIT in one flight
+# Issue 10: EHLO, STARTTLS, the TLS handshake, EHLO, AUTH + envelope, BDAT LAST + QUIT — the
+# message never leaves before the sign-in's 235, so one more than with everything in one flight.
+REACHABLE_TURNS = 6
 STALL_LIMIT_MS = 16                # "the longest main-loop stall during the send: under 16 ms"
 
 
@@ -98,7 +100,7 @@ def roundtrip_section(rt, out, targets):
         targets.append(('Fewest round trips of all clients',
                         f'dispatch-send {dispatch["median_turns"]:g}, best other {fewest_other:g}',
                         dispatch['median_turns'] < fewest_other))
-        targets.append((f'{REACHABLE_TURNS} round trips (transaction and QUIT in one flight)',
+        targets.append((f'{REACHABLE_TURNS} round trips (AUTH + envelope, then message + QUIT)',
                         f'dispatch-send {dispatch["median_turns"]:g}',
                         dispatch['median_turns'] <= REACHABLE_TURNS))
         targets.append(('Lowest wall time of all clients (round trips)',

@@ -2,15 +2,20 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * Input: one flags byte (bit 0: the server offers 8BITMIME, bit 1: SMTPUTF8), then the fields
- * From, To, Cc, Bcc, Subject and the text, separated by NUL bytes (a NUL cannot get past the
- * C string setters anyway); missing fields stay unset. When _prepare() accepts the fields, the
- * message that would go on the wire must be one the dialogue can send safely:
+ * From, To, Cc, Bcc, Subject, the text and an attachment's file name, separated by NUL bytes
+ * (a NUL cannot get past the C string setters anyway); missing fields stay unset, and the
+ * attachment (a small file of that name) is added when the name can be a file name. When
+ * _prepare() accepts the fields, the message that would go on the wire must be one the
+ * dialogue can send safely:
  *   - every envelope address makes a valid MAIL FROM / RCPT TO command;
  *   - the header block holds only the headers we write (no injected header, never Bcc);
  *   - every line ends in CRLF and is at most 998 octets (RFC 5322 §2.1.1); no bare CR or LF;
  *   - after dot-stuffing no line is a lone "." (which would end DATA early);
  *   - without 8BITMIME/SMTPUTF8 every byte is 7-bit;
- *   - the size announced for SIZE= is the size written.
+ *   - the size announced for SIZE= is the size written;
+ *   - parsed back with GMime, the attachment part has exactly its three headers and a file
+ *     name without control characters, the name as given when it had none; a subject or a
+ *     display name typed with "=?" decodes to exactly what was typed.
  *
  * GMime 3.2.13's address parser leaks when an address is followed by a stray '>' (see
  * build-aux/lsan-suppressions.txt). An input on which GMime alone would leak is skipped, so
@@ -21,12 +26,17 @@
 #include <sanitizer/allocator_interface.h>
 #include <sanitizer/lsan_interface.h>
 
+#include <glib/gstdio.h>
 #include <gmime/gmime.h>
 
 #include "dispatch-engine.h"
 #include "dispatch-fuzz.h"
 
 #define MAX_LINE 998
+/* NAME_MAX less room for the file system's own limits on multi-byte names. */
+#define MAX_FILE_NAME 200
+
+static char *attachment_dir;
 
 enum { FLAG_8BITMIME = 1 << 0, FLAG_SMTPUTF8 = 1 << 1 };
 
@@ -94,7 +104,104 @@ LLVMFuzzerInitialize (int    *argc,
   __sanitizer_install_malloc_and_free_hooks (on_malloc, on_free);
   /* GMime's and GObject's one-time set-up is not a leak of any later input. */
   gmime_leaks_on ("Ann <ann@example.org>, Team: bob@example.org;");
+  attachment_dir = g_dir_make_tmp ("fuzz-message-XXXXXX", NULL);
+  g_assert_nonnull (attachment_dir);
   return 0;
+}
+
+/* A file named @name in the private folder, or NULL when no file can have that name. */
+static char *
+make_attachment (const char *name)
+{
+  g_autofree char *path = NULL;
+
+  if (name == NULL || *name == '\0' || strlen (name) > MAX_FILE_NAME || strchr (name, '/') != NULL ||
+      g_str_equal (name, ".") || g_str_equal (name, ".."))
+    return NULL;
+
+  path = g_build_filename (attachment_dir, name, NULL);
+  if (!g_file_set_contents (path, "\x89PNG\r\n\x1a\n attachment", -1, NULL))
+    return NULL;
+
+  return g_steal_pointer (&path);
+}
+
+static gboolean
+has_control (const char *text)
+{
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      GUnicodeType type = g_unichar_type (g_utf8_get_char (p));
+
+      if (type == G_UNICODE_CONTROL || type == G_UNICODE_LINE_SEPARATOR ||
+          type == G_UNICODE_PARAGRAPH_SEPARATOR)
+        return TRUE;
+    }
+
+  return FALSE;
+}
+
+/* What a reader's parser makes of the message: no smuggled part headers, names and subjects
+ * as typed. */
+static void
+check_parsed (GBytes     *wire,
+              const char *subject,
+              const char *from,
+              const char *attachment_name)
+{
+  gsize len;
+  const char *data = g_bytes_get_data (wire, &len);
+  GMimeStream *stream = g_mime_stream_mem_new_with_buffer (data, len);
+  GMimeParser *parser = g_mime_parser_new_with_stream (stream);
+  GMimeMessage *parsed = g_mime_parser_construct_message (parser, NULL);
+  GMimeObject *top;
+
+  g_assert_nonnull (parsed);
+  g_assert_null (g_mime_object_get_header (GMIME_OBJECT (parsed), "Bcc"));
+
+  if (subject != NULL && strstr (subject, "=?") != NULL)
+    g_assert_cmpstr (g_mime_message_get_subject (parsed), ==, subject);
+
+  /* A From that is only "Name <addr>" with "=?" in the name: the name comes back as typed. */
+  if (from != NULL && g_str_has_prefix (from, "=?") && g_str_has_suffix (from, ">"))
+    {
+      InternetAddressList *list = g_mime_message_get_from (parsed);
+      const char *open = strrchr (from, '<');
+      g_autofree char *name = g_strndup (from, open - from);
+
+      g_strchomp (name);
+      if (internet_address_list_length (list) == 1 && strpbrk (name, "\"<>,;:()[]\\@") == NULL &&
+          !has_control (name) && strstr (name, "  ") == NULL)
+        g_assert_cmpstr (internet_address_get_name (internet_address_list_get_address (list, 0)), ==,
+                         name);
+    }
+
+  top = g_mime_message_get_mime_part (parsed);
+  if (attachment_name != NULL)
+    {
+      GMimeObject *part;
+      const char *filename;
+
+      g_assert_true (GMIME_IS_MULTIPART (top));
+      g_assert_cmpint (g_mime_multipart_get_count (GMIME_MULTIPART (top)), ==, 2);
+      part = g_mime_multipart_get_part (GMIME_MULTIPART (top), 1);
+      g_assert_cmpint (g_mime_header_list_get_count (g_mime_object_get_header_list (part)), ==, 3);
+      filename = g_mime_part_get_filename (GMIME_PART (part));
+      g_assert_nonnull (filename);
+      g_assert_false (has_control (filename));
+      if (g_utf8_validate (attachment_name, -1, NULL) && !has_control (attachment_name) &&
+          strstr (attachment_name, "=?") == NULL && !g_ascii_isspace (attachment_name[0]) &&
+          !g_ascii_isspace (attachment_name[strlen (attachment_name) - 1]))
+        g_assert_cmpstr (filename, ==, attachment_name);
+    }
+  else
+    {
+      g_assert_false (GMIME_IS_MULTIPART (top));
+    }
+
+  g_object_unref (parsed);
+  g_object_unref (parser);
+  g_object_unref (stream);
 }
 
 static GBytes *
@@ -199,7 +306,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   g_autoptr(GBytes) plain = NULL;
   g_autoptr(GBytes) stuffed = NULL;
   g_autofree char *source = NULL;
-  const char *fields[6] = { NULL };
+  const char *fields[7] = { NULL };
+  g_autofree char *attachment = NULL;
   const char * const *recipients;
   const char *from;
   const char *bytes;
@@ -238,9 +346,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   dispatch_message_set_bcc (message, fields[3]);
   dispatch_message_set_subject (message, fields[4]);
   dispatch_message_set_text (message, fields[5]);
+  attachment = make_attachment (fields[6]);
+  if (attachment != NULL)
+    dispatch_message_add_attachment_path (message, attachment);
 
   if (!dispatch_message_prepare (message, allow_8bit, allow_utf8, NULL, &error))
     {
+      if (attachment != NULL)
+        g_remove (attachment);
       g_assert_true (g_error_matches (error, DISPATCH_ERROR, DISPATCH_ERROR_INVALID_INPUT));
       g_assert_true (g_utf8_validate (error->message, -1, NULL));
       g_assert_null (dispatch_message_get_envelope_from (message));
@@ -296,6 +409,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   source = dispatch_message_to_string (message, 0, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (strlen (source), ==, plain_len);
+
+  check_parsed (plain, fields[4], fields[0], attachment != NULL ? fields[6] : NULL);
+  if (attachment != NULL)
+    g_remove (attachment);
 
   return 0;
 }

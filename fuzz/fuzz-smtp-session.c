@@ -9,15 +9,18 @@
  *   flags & 0x08  three recipients: To, Cc and Bcc
  *   flags & 0x10  one small attachment (multipart/mixed)
  *   flags & 0x20  an OAuth2 bearer token as well (XOAUTH2 when the server offers it)
+ *   flags & 0x80  the server writes all its bytes at once, before the client says anything
  *
  * so '@' is a plain send, 'A' a send with AUTH, 'I' AUTH and three recipients, 'a' XOAUTH2.
  *
- * A thread plays the server on a loopback listener made once: it accepts the client, writes
- * all the bytes, shuts its side down for writing, and reads and drops whatever the client says
- * until the client closes. Because the client reads replies strictly in order from one
- * buffer, writing them all up front exercises exactly what a server answering line by line
- * would; and because the server half-closes, running out of bytes is an immediate EOF rather
- * than a wait for the (1 s) timeout, so one input takes a few milliseconds.
+ * A thread plays the server on a loopback listener made once: it accepts the client and hands
+ * out the bytes one reply at a time — the first at once (the greeting), then one for each
+ * command line the client sends, skipping message data (after a 354 up to the ".", and the
+ * octets of each BDAT) — then shuts its side down for writing, and reads and drops whatever
+ * the client says until the client closes. The client may believe only replies to commands
+ * it sent, so replies written before their command end the session (that path is what flag
+ * 0x80 fuzzes); and because the server half-closes, running out of bytes is an immediate EOF
+ * rather than a wait for the (1 s) timeout, so one input takes a few milliseconds.
  *
  * Besides crashes, leaks and hangs, each run checks what a user relies on: the outcome is
  * either a result or a DISPATCH_ERROR, every signal comes before the callback, a send that
@@ -56,7 +59,106 @@ typedef struct
 {
   const guint8 *data;
   gsize         size;
+  gboolean      all_at_once;
 } Script;
+
+/* The end of the reply that starts at @pos: its last line is one without '-' after the code
+ * (or whatever is left, for bytes that are no reply at all). */
+static gsize
+reply_end (const Script *script,
+           gsize         pos)
+{
+  while (pos < script->size)
+    {
+      const guint8 *lf = memchr (script->data + pos, '\n', script->size - pos);
+      gsize line = pos;
+
+      if (lf == NULL)
+        return script->size;
+      pos = lf - script->data + 1;
+      if (pos - line < 5 || script->data[line + 3] != '-')
+        return pos;
+    }
+  return pos;
+}
+
+/* Writes the next reply; returns the offset after it. */
+static gsize
+send_reply (GSocket      *client,
+            const Script *script,
+            gsize         pos)
+{
+  gsize end = reply_end (script, pos);
+
+  if (end > pos)
+    g_socket_send (client, (const char *) script->data + pos, end - pos, NULL, NULL);
+  return end;
+}
+
+/* One reply per command line the client sends, as a server would answer. */
+static void
+answer_commands (GSocket      *client,
+                 const Script *script)
+{
+  g_autoptr(GByteArray) in = g_byte_array_new ();
+  gboolean in_data = FALSE;
+  guint64 skip = 0;
+  gsize pos = send_reply (client, script, 0);
+
+  while (pos < script->size)
+    {
+      char chunk[4096];
+      gssize n = g_socket_receive (client, chunk, sizeof chunk, NULL, NULL);
+
+      if (n <= 0)
+        return;
+      g_byte_array_append (in, (const guint8 *) chunk, n);
+
+      while (pos < script->size)
+        {
+          const guint8 *lf;
+          g_autofree char *line = NULL;
+
+          if (skip > 0)
+            {
+              gsize take = MIN (skip, in->len);
+
+              g_byte_array_remove_range (in, 0, take);
+              skip -= take;
+              if (skip > 0)
+                break;
+              pos = send_reply (client, script, pos);
+              continue;
+            }
+
+          lf = memchr (in->data, '\n', in->len);
+          if (lf == NULL)
+            break;
+          line = g_strndup ((const char *) in->data, lf - in->data);
+          g_byte_array_remove_range (in, 0, lf - in->data + 1);
+          g_strchomp (line);
+
+          if (in_data)
+            {
+              in_data = !g_str_equal (line, ".");
+              if (!in_data)
+                pos = send_reply (client, script, pos);
+            }
+          else if (g_ascii_strncasecmp (line, "BDAT ", 5) == 0)
+            {
+              skip = g_ascii_strtoull (line + 5, NULL, 10);
+              if (skip == 0)
+                pos = send_reply (client, script, pos);
+            }
+          else
+            {
+              in_data = g_ascii_strcasecmp (line, "DATA") == 0 &&
+                        pos + 3 <= script->size && memcmp (script->data + pos, "354", 3) == 0;
+              pos = send_reply (client, script, pos);
+            }
+        }
+    }
+}
 
 static gpointer
 serve (gpointer user_data)
@@ -71,8 +173,10 @@ serve (gpointer user_data)
   /* Only a bound on a broken run: a healthy client closes as soon as it is done. */
   g_socket_set_timeout (client, 10);
 
-  if (script->size > 0)
+  if (script->all_at_once && script->size > 0)
     g_socket_send (client, (const char *) script->data, script->size, NULL, NULL);
+  else
+    answer_commands (client, script);
   g_socket_shutdown (client, FALSE, TRUE, NULL);
 
   while (g_socket_receive (client, sink, sizeof sink, NULL, NULL) > 0)
@@ -290,18 +394,11 @@ check_outcome (const Outcome   *outcome,
 
   g_assert_cmpint (outcome->last_state, ==, DISPATCH_SMTP_STATE_DONE);
   g_assert_null (result->tls_version);
-  /* Signed in, or — only for a message that left with its AUTH — refused and taken anyway. */
+  /* A refused sign-in is never "sent": with a sign-in asked for, success means signed in. */
   if (flags & (FLAG_AUTH | FLAG_OAUTH2))
-    g_assert_true ((result->auth_mechanism != NULL) != (result->auth_refused != NULL));
+    g_assert_nonnull (result->auth_mechanism);
   else
-    g_assert_true (result->auth_mechanism == NULL && result->auth_refused == NULL);
-  if (result->auth_refused != NULL)
-    {
-      g_assert_false (outcome->test);
-      g_assert_cmpuint (result->accepted->len, >, 0);
-      if (!outcome->server_knows_secret)
-        assert_no_secret (result->auth_refused);
-    }
+    g_assert_null (result->auth_mechanism);
   if (result->server_domain != NULL)
     g_assert_true (g_utf8_validate (result->server_domain, -1, NULL));
 
@@ -339,6 +436,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   flags = data[0];
   script.data = data + 1;
   script.size = size - 1;
+  script.all_at_once = (flags & 0x80) != 0;
 
   account = dispatch_account_new ();
   dispatch_account_set_host (account, "127.0.0.1");

@@ -37,6 +37,8 @@ typedef enum {
   STEP_STALL,
   STEP_SLEEP,
   STEP_ENDLESS,
+  STEP_DRIP,
+  STEP_RECONNECT,
 } StepKind;
 
 typedef struct {
@@ -44,7 +46,7 @@ typedef struct {
   char     *text;     /* the script line as written, for error messages */
   char     *pattern;  /* expect, expect! */
   GBytes   *bytes;    /* send (CRLF included), send-raw */
-  guint64   count;    /* data-partial: bytes; sleep: milliseconds */
+  guint64   count;    /* data-partial: bytes; sleep, drip: milliseconds */
 } Step;
 
 struct _DispatchTestServer
@@ -68,6 +70,7 @@ struct _DispatchTestServer
   GSocket      *listener;
   GSocket      *socket;
   GIOStream    *stream;              /* the TCP connection, or the TLS connection over it */
+  guint         n_reconnects;        /* connections still to accept after the current one */
   GByteArray   *buffer;              /* received and not yet used by a step */
   gsize         scanned;             /* leading bytes of @buffer known to hold no LF */
   guint64       consumed;            /* stream offset of @buffer's first byte */
@@ -170,9 +173,10 @@ static guint64
 parse_count (const char *arg,
              guint       line_no)
 {
+  g_autofree char *word = arg != NULL ? g_strndup (arg, strcspn (arg, " ")) : NULL;
   guint64 value;
 
-  if (arg == NULL || !g_ascii_string_to_unsigned (arg, 10, 0, G_MAXUINT32, &value, NULL))
+  if (word == NULL || !g_ascii_string_to_unsigned (word, 10, 0, G_MAXUINT32, &value, NULL))
     g_error ("dispatch-test-server: script line %u: expected a number", line_no);
 
   return value;
@@ -222,6 +226,19 @@ parse_step (const char *line,
       step->count = parse_count (arg, line_no);
       takes_arg = TRUE;
     }
+  else if (g_str_equal (keyword, "drip"))
+    {
+      const char *text = arg != NULL ? arg + strcspn (arg, " ") : "";
+
+      step->kind = STEP_DRIP;
+      step->count = parse_count (arg, line_no);
+      if (*text == ' ')
+        text++;
+      step->bytes = g_bytes_new_take (g_strconcat (text, "\r\n", NULL), strlen (text) + 2);
+      takes_arg = TRUE;
+    }
+  else if (g_str_equal (keyword, "reconnect"))
+    step->kind = STEP_RECONNECT;
   else if (g_str_equal (keyword, "tls"))
     step->kind = STEP_TLS;
   else if (g_str_equal (keyword, "data"))
@@ -273,6 +290,8 @@ dispatch_test_server_new (const char *script)
         continue;
 
       g_ptr_array_add (self->steps, parse_step (line, i + 1));
+      if (((Step *) g_ptr_array_index (self->steps, self->steps->len - 1))->kind == STEP_RECONNECT)
+        self->n_reconnects++;
     }
 
   return self;
@@ -908,6 +927,61 @@ step_endless (DispatchTestServer *self,
   return FALSE;
 }
 
+static gboolean accept_client (DispatchTestServer *self,
+                               GError            **error);
+
+/* As "send", one byte per write with @step->count ms between them. */
+static gboolean
+step_drip (DispatchTestServer *self,
+           guint               index,
+           Step               *step,
+           GError            **error)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (step->bytes, &len);
+  guint wanted = pipelined_expects_after (self, index);
+
+  if (wanted > 0)
+    await_pipelined_lines (self, wanted);
+  self->received_at_reply = self->consumed + self->buffer->len;
+
+  for (gsize i = 0; i < len; i++)
+    {
+      if (i > 0 && !step_sleep (self, step->count, error))
+        return FALSE;
+      if (!write_bytes (self, data + i, 1, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* Waits for the client to hang up, then serves its next connection. */
+static gboolean
+step_reconnect (DispatchTestServer *self,
+                GError            **error)
+{
+  if (!wait_for_hangup (self, g_get_monotonic_time () + IO_TIMEOUT_S * G_TIME_SPAN_SECOND, error))
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                     "the client did not close the connection within %d s", IO_TIMEOUT_S);
+      return FALSE;
+    }
+
+  g_socket_close (self->socket, NULL);
+  g_clear_object (&self->stream);
+  g_clear_object (&self->socket);
+  g_byte_array_set_size (self->buffer, 0);
+  self->scanned = 0;
+  self->consumed = 0;
+  self->received_at_reply = 0;
+  self->write_closed = FALSE;
+  self->peer_gone = FALSE;
+  g_clear_pointer (&self->chunked_message, g_byte_array_unref);
+
+  return accept_client (self, error);
+}
+
 static gboolean
 run_step (DispatchTestServer *self,
           guint               index,
@@ -939,6 +1013,10 @@ run_step (DispatchTestServer *self,
       return step_sleep (self, step->count, error);
     case STEP_ENDLESS:
       return step_endless (self, error);
+    case STEP_DRIP:
+      return step_drip (self, index, step, error);
+    case STEP_RECONNECT:
+      return step_reconnect (self, error);
     default:
       g_assert_not_reached ();
     }
@@ -952,8 +1030,10 @@ accept_client (DispatchTestServer *self,
 {
   self->socket = g_socket_accept (self->listener, self->cancellable, error);
 
-  /* One connection per script: a client that reconnects should be refused, not served. */
-  g_socket_close (self->listener, NULL);
+  /* One connection per "reconnect" step and one more: a client that reconnects unasked should
+   * be refused, not served. */
+  if (self->n_reconnects-- == 0)
+    g_socket_close (self->listener, NULL);
 
   if (self->socket == NULL)
     return FALSE;

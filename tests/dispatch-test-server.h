@@ -1,7 +1,7 @@
 /* dispatch-test-server.h — a scripted SMTP server on 127.0.0.1 for the engine and UI tests.
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
- * The server accepts exactly one connection and plays a script, one step per line, in its own
+ * The server accepts one connection (one more per "reconnect") and plays a script, one step per line, in its own
  * thread with blocking I/O (every wait bounded, so a broken test never hangs):
  *
  *   send TEXT          write TEXT + CRLF (TEXT may be empty)
@@ -18,6 +18,8 @@
  *   close              close the connection (the client sees EOF)
  *   stall              neither read nor write until the client goes away (or 30 s pass)
  *   sleep MS           wait MS milliseconds
+ *   drip MS TEXT       as send, one byte per write, MS milliseconds apart
+ *   reconnect          wait for the client to close, then accept its next connection
  *   endless            write an endless reply line ("220 AAAA…", no CRLF) until the client
  *                      closes or 16 MiB have gone out
  *   # comment, blank lines ignored

@@ -128,6 +128,8 @@ def parse_args(argv):
     p.add_argument('--envelope-log', help='append one JSON line per message received')
     p.add_argument('--max-size', type=int, default=32 * 1024 * 1024,
                    help='largest message accepted, in bytes (SIZE)')
+    p.add_argument('--no-smtputf8', action='store_true',
+                   help='do not offer SMTPUTF8 (RFC 6531)')
     p.add_argument('--known-recipient', action='append', metavar='ADDRESS',
                    help='accept RCPT only for these addresses (repeat); default: everyone')
     args = p.parse_args(argv)
@@ -168,7 +170,7 @@ def main(argv):
 
     smtp_kwargs = {
         'data_size_limit': args.max_size,
-        'enable_SMTPUTF8': True,
+        'enable_SMTPUTF8': not args.no_smtputf8,
         'require_starttls': args.require_starttls,
     }
     if tls is not None and not args.tls_implicit:

@@ -12,10 +12,15 @@
 import json
 import os
 import shutil
+import email
+import email.policy
+import hashlib
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -38,7 +43,7 @@ MAX_SIZE = 64 * 1024 * 1024
 class Server:
     """tests/smtp-server.py in a child process, on a free port, stopped by PID."""
 
-    def __init__(self, workdir, name, extra_args):
+    def __init__(self, workdir, name, extra_args, known_recipients=True):
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir)
         self.maildir = os.path.join(self.dir, 'Maildir')
@@ -50,7 +55,7 @@ class Server:
         args = ['/usr/bin/python3', SERVER_SCRIPT, '--host', '127.0.0.1', '--port', '0',
                 '--maildir', self.maildir, '--envelope-log', self.envelope_log,
                 '--ready-file', self.ready_file, '--max-size', str(MAX_SIZE)] + extra_args
-        for address in mailcheck.MAILBOXES:
+        for address in (mailcheck.MAILBOXES if known_recipients else ()):
             args += ['--known-recipient', address]
         self._stderr = open(self.stderr_path, 'wb')
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
@@ -153,6 +158,112 @@ def send_and_check(tap, server, dispatch_send, case, connect):
     mailcheck.check_message(tap, label, raw, case, expect_no_bcc=True)
 
 
+class StallingServer:
+    """A scripted SMTP server on 127.0.0.1 that never lets an idle timeout fire but takes
+    forever: every reply it stalls on is dripped one byte a second. With stall='ehlo' it drips
+    its EHLO reply without end; with stall='quit' it answers the message's final dot with 250
+    only @answer_at seconds after the client connected, then neither answers QUIT nor closes.
+    Logs every line it receives."""
+
+    def __init__(self, stall, answer_at=0):
+        self.stall = stall
+        self.answer_at = answer_at
+        self.lines = []
+        self.accepted = False
+        self._stop = threading.Event()
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(('127.0.0.1', 0))
+        self._listener.listen(1)
+        self._listener.settimeout(0.5)
+        self.port = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with conn:
+                try:
+                    self._talk(conn)
+                except OSError:
+                    pass
+
+    def _drip(self, conn):
+        while not self._stop.is_set():
+            conn.sendall(b'2' if not self.lines else b' ')
+            self._stop.wait(1)
+
+    def _talk(self, conn):
+        connected = time.monotonic()
+        conn.settimeout(0.5)
+        reader = conn.makefile('rb')
+        conn.sendall(b'220 stall.test ESMTP\r\n')
+        in_data = False
+        while not self._stop.is_set():
+            try:
+                raw = reader.readline()
+            except socket.timeout:
+                continue
+            if not raw:
+                return
+            line = raw.rstrip(b'\r\n').decode('utf-8', 'replace')
+            self.lines.append(line)
+            if in_data:
+                if line == '.':
+                    in_data = False
+                    self._stop.wait(max(0, connected + self.answer_at - time.monotonic()))
+                    self.accepted = True
+                    conn.sendall(b'250 2.0.0 queued\r\n')
+                continue
+            verb = line.split(' ')[0].upper()
+            if verb == 'EHLO':
+                if self.stall == 'ehlo':
+                    conn.sendall(b'250-stall.test\r\n250-')
+                    self._drip(conn)
+                    return
+                conn.sendall(b'250 stall.test\r\n')
+            elif verb == 'DATA':
+                in_data = True
+                conn.sendall(b'354 go ahead\r\n')
+            elif verb == 'QUIT':
+                # Neither 221 nor a close: only the client's own limits end this.
+                self._stop.wait(3600)
+                return
+            else:
+                conn.sendall(b'250 OK\r\n')
+
+    def stop(self):
+        self._stop.set()
+        self._listener.close()
+        self._thread.join(10)
+
+
+def run_send_fds(dispatch_send, args, stdin_bytes=None, pass_fds=(), timeout=mailcheck.SEND_TIMEOUT):
+    """Like mailcheck.run_send, with bytes on stdin and inherited descriptors."""
+    try:
+        p = subprocess.run([dispatch_send] + args,
+                           input=stdin_bytes if stdin_bytes is not None else b'',
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
+                           pass_fds=pass_fds)
+    except subprocess.TimeoutExpired as e:
+        return (None, (e.stdout or b'').decode('utf-8', 'replace'),
+                (e.stderr or b'').decode('utf-8', 'replace') + '\n[killed after %ds]' % timeout)
+    return (p.returncode, p.stdout.decode('utf-8', 'replace'),
+            p.stderr.decode('utf-8', 'replace'))
+
+
+def attachments_of(raw):
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    return [(part.get_filename(), part.get_content_type(), part.get_payload(decode=True))
+            for part in msg.iter_attachments()]
+
+
 def main():
     dispatch_send = sys.argv[1] if len(sys.argv) > 1 else os.environ.get('DISPATCH_SEND')
     if not dispatch_send or not os.access(dispatch_send, os.X_OK):
@@ -236,6 +347,108 @@ def main():
                        '%s: the file is not dot-stuffed' % label)
                 mailcheck.check_wire_form(tap, label, raw)
                 mailcheck.check_message(tap, label, raw, case, expect_no_bcc=False)
+        # 5. SMTPUTF8 (RFC 6531): an address with non-ASCII letters before the "@" is the
+        # server's to accept or not, decided after EHLO, not refused by dispatch-send up front.
+        utf8_rcpt = 'jörg@example.org'
+        utf8_args = ['--from', 'alice@example.org', '--to', utf8_rcpt, '--subject', 'Grüße',
+                     '--body', 'Hallo Jörg']
+        for offered in (True, False):
+            name = 'smtputf8' if offered else 'no-smtputf8'
+            server = Server(work, name, [
+                '--tls-cert', SERVER_CERT, '--tls-key', SERVER_KEY, '--require-starttls',
+                '--auth-user', USER, '--auth-password-file', password_file]
+                + ([] if offered else ['--no-smtputf8']), known_recipients=False)
+            servers.append(server)
+            status, out, err = run_send(dispatch_send, connect_args(server, password_file)
+                                        + utf8_args + ['--transcript'])
+            envelopes = server.envelopes()
+            if offered:
+                tap.ok(status == 0, '%s: --to %s is sent, exit 0' % (name, utf8_rcpt),
+                       describe_run(status, out, err) + server.log())
+                tap.ok(len(envelopes) == 1 and envelopes[0]['rcpt_tos'] == [utf8_rcpt]
+                       and any(o.upper() == 'SMTPUTF8' for o in envelopes[0]['mail_options']),
+                       '%s: MAIL FROM carries SMTPUTF8 and RCPT the UTF-8 address' % name,
+                       'envelopes %r' % envelopes)
+            else:
+                tap.ok(status == 65, '%s: --to %s exits 65' % (name, utf8_rcpt),
+                       describe_run(status, out, err))
+                tap.ok(utf8_rcpt in err and 'EHLO' in err and 'MAIL FROM' not in err,
+                       '%s: refused after EHLO, before MAIL, naming the address' % name,
+                       describe_run(status, out, err))
+                tap.ok(not envelopes, '%s: nothing delivered' % name, 'envelopes %r' % envelopes)
+
+        # 6. Attachments from a pipe (--attach <(...)) and from standard input (/dev/stdin):
+        # read once, sent whole.
+        piped = bytes(range(256)) * 40 + b'\x89PNG tail'
+        stdin_bytes = b'hi from stdin\n' * 3
+        read_end, write_end = os.pipe()
+
+        def feed():
+            with os.fdopen(write_end, 'wb') as w:
+                w.write(piped)
+        feeder = threading.Thread(target=feed, daemon=True)
+        feeder.start()
+        before = len(secure.messages())
+        status, out, err = run_send_fds(
+            dispatch_send, connect_args(secure, password_file)
+            + ['--from', 'alice@example.org', '--to', mailcheck.BOB, '--subject', 'pipes',
+               '--body', 'two pipes', '--attach', '/dev/fd/%d' % read_end,
+               '--attach', '/dev/stdin'],
+            stdin_bytes=stdin_bytes, pass_fds=(read_end,))
+        os.close(read_end)
+        feeder.join(10)
+        tap.ok(status == 0, '--attach from a pipe and /dev/stdin: exit 0', describe_run(status, out, err))
+        files = secure.messages()[before:]
+        got = []
+        if files:
+            with open(files[-1], 'rb') as f:
+                got = attachments_of(f.read())
+        digest = [hashlib.sha256(a[2] or b'').hexdigest() for a in got]
+        tap.ok(len(got) == 2 and digest == [hashlib.sha256(piped).hexdigest(),
+                                            hashlib.sha256(stdin_bytes).hexdigest()],
+               '--attach from a pipe and /dev/stdin: both arrive whole (SHA-256)',
+               'got %r' % [(a[0], a[1], len(a[2] or b'')) for a in got])
+
+        # 7. A password file others can read is used, with a warning that says how to fix it.
+        loose = os.path.join(work, 'loose-password')
+        mailcheck.write_secret(loose, PASSWORD)
+        os.chmod(loose, 0o644)
+        status, out, err = run_send(dispatch_send, connect_args(secure, loose) + text_only)
+        tap.ok(status == 0 and 'chmod 600' in err and loose in err,
+               'password file mode 0644: sent, with a warning naming the file and chmod 600',
+               describe_run(status, out, err))
+        status, out, err = run_send(dispatch_send, connect_args(secure, password_file) + text_only)
+        tap.ok(status == 0 and 'chmod' not in err,
+               'password file mode 0600: no warning', describe_run(status, out, err))
+
+        # 8. --max-time: a server that drips its EHLO reply a byte a second never trips the idle
+        # --timeout, but the whole send must end by --max-time, exit 75, naming the limit. And a
+        # message whose 250 came in before the limit is sent, even if the limit then cuts the
+        # wait for QUIT's reply short: the 250 comes 4 s after connecting, the limit is 5 s, and
+        # the engine waits 2 s for a reply to QUIT, so the limit falls into that wait.
+        plain_args = ['--from', 'alice@example.org', '--to', mailcheck.BOB, '--subject', 'slow',
+                      '--body', 'slow', '--security', 'none', '--timeout', '60']
+        for stall, answer_at, max_time in (('ehlo', 0, 3), ('quit', 4, 5)):
+            staller = StallingServer(stall, answer_at)
+            try:
+                started = time.monotonic()
+                status, out, err = run_send(dispatch_send, plain_args + [
+                    '--server', '127.0.0.1:%d' % staller.port, '--max-time', str(max_time)],
+                    timeout=60)
+                took = time.monotonic() - started
+                tap.diag('--max-time %d, server stalling at %s: %.1f s' % (max_time, stall, took))
+                if stall == 'ehlo':
+                    tap.ok(status == 75 and '--max-time (3 s)' in err,
+                           '--max-time 3 with a dripping server: exit 75, the error names the limit',
+                           describe_run(status, out, err))
+                else:
+                    tap.ok(staller.accepted and status == 0 and 'queued' in out,
+                           '--max-time 5, 250 at 4 s, no reply to QUIT: reported sent (exit 0)',
+                           describe_run(status, out, err))
+                tap.ok(took < 30, '--max-time %d, stall at %s: ends well before the idle timeout'
+                       % (max_time, stall), 'took %.1f s' % took)
+            finally:
+                staller.stop()
     except Exception:
         tap.ok(False, 'test harness ran to the end', traceback.format_exc())
     finally:

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <glib/gstdio.h>
+#include <glib-unix.h>
 #include <gmime/gmime.h>
 
 #include "dispatch-engine.h"
@@ -1226,6 +1227,215 @@ test_size_without_encoding (Fixture       *fixture,
       }
 }
 
+typedef struct
+{
+  int     fd;
+  GBytes *bytes;
+} PipeFeed;
+
+static gpointer
+feed_pipe (gpointer data)
+{
+  PipeFeed *feed = data;
+  gsize len;
+  const guint8 *p = g_bytes_get_data (feed->bytes, &len);
+
+  while (len > 0)
+    {
+      gssize n = write (feed->fd, p, len);
+
+      g_assert_cmpint (n, >, 0);
+      p += n;
+      len -= n;
+    }
+  close (feed->fd);
+
+  return NULL;
+}
+
+/* An attachment from a pipe (--attach <(…), /dev/stdin) is read once: the type sniffing, the
+ * size and every write see all of it, even after a second _prepare() as dispatch-send does. */
+static void
+test_attachment_pipe (gconstpointer data)
+{
+  g_autoptr(DispatchMessage) message = new_message ();
+  g_autoptr(GBytes) random = random_bytes (200 * 1024 + 7);
+  g_autoptr(GByteArray) expected = g_byte_array_new ();
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GBytes) again = NULL;
+  g_autoptr(GMimeMessage) parsed = NULL;
+  g_autoptr(GBytes) content = NULL;
+  g_autoptr(GFile) file = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GThread) feeder = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *type = NULL;
+  g_autoptr(GDir) tmp = NULL;
+  const char *name;
+  GMimeObject *part;
+  PipeFeed feed;
+  int fds[2];
+  guint64 size;
+
+  /* A PNG that comes through a pipe is still sniffed as one. */
+  g_byte_array_append (expected, png_head, sizeof png_head);
+  g_byte_array_append (expected, g_bytes_get_data (random, NULL), g_bytes_get_size (random));
+  feed.bytes = g_byte_array_free_to_bytes (g_steal_pointer (&expected));
+
+  g_assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, &error));
+  g_assert_no_error (error);
+  feed.fd = fds[1];
+  feeder = g_thread_new ("feed-pipe", feed_pipe, &feed);
+
+  path = g_strdup_printf ("/dev/fd/%d", fds[0]);
+  file = g_file_new_for_path (path);
+  attach (message, file, data);
+  prepare (message, FALSE, FALSE);
+  prepare (message, FALSE, FALSE);
+
+  size = dispatch_message_get_size (message, NULL, &error);
+  g_assert_no_error (error);
+  bytes = write_to_bytes (message, FALSE);
+  g_assert_cmpuint (size, ==, g_bytes_get_size (bytes));
+  again = write_to_bytes (message, FALSE);
+  g_assert_cmpuint (g_bytes_get_size (again), ==, g_bytes_get_size (bytes));
+
+  parsed = parse_bytes (bytes);
+  part = g_mime_multipart_get_part (GMIME_MULTIPART (g_mime_message_get_mime_part (parsed)), 1);
+  type = mime_type_of (part);
+  g_assert_cmpstr (type, ==, "image/png");
+  content = decoded_content (part);
+  g_assert_true (g_bytes_equal (content, feed.bytes));
+  g_thread_join (g_steal_pointer (&feeder));
+
+  /* Once read, the pipe is not needed again. */
+  close (fds[0]);
+  prepare (message, FALSE, FALSE);
+  g_assert_cmpuint (dispatch_message_get_size (message, NULL, &error), ==, size);
+  g_assert_no_error (error);
+
+  /* The spool's name went at once; nothing is left behind in the temporary folder. */
+  tmp = g_dir_open (g_get_tmp_dir (), 0, NULL);
+  while (tmp != NULL && (name = g_dir_read_name (tmp)) != NULL)
+    g_assert_false (g_str_has_prefix (name, "dispatch-attachment-"));
+
+  g_bytes_unref (feed.bytes);
+}
+
+/* Issue 10, 7: a file name with line breaks must not add header lines, and a subject typed
+ * like an encoded word must arrive as typed. Parsed back with GMime: the header set and the
+ * decoded values. */
+static void
+test_injection (Fixture       *fixture,
+                gconstpointer  data)
+{
+  g_autoptr(DispatchMessage) message = new_message ();
+  const char *evil_name = "x\r\nBcc: victim@evil.example\r\nX-Injected: 1.png";
+  const char *odd_name = "a\tb\x7f" "c\xc2\x85" "d\xe2\x80\xa8" "e.txt";
+  const char *subjects[] = {
+    "=?utf-8?b?QQ0KQmNjOiBldmlsQGV4YW1wbGUub3Jn?=",
+    "=?utf-8?q?A=00B?= and =?utf-8?q?=0D=0A?= mixed with Grüße and a tail long enough to fold it twice over",
+    "plain =? not a word",
+  };
+  g_autoptr(GFile) evil = write_file (fixture, evil_name, png_head, sizeof png_head);
+  const char *word_name = "body =?utf-8?q?=0D=0ABcc:_x?= and a name long enough to need more than one section.txt";
+  g_autoptr(GFile) odd = write_file (fixture, odd_name, "text", 4);
+  g_autoptr(GFile) word = write_file (fixture, word_name, "text", 4);
+
+  attach (message, evil, data);
+  attach (message, odd, data);
+  attach (message, word, data);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (subjects); i++)
+    {
+      g_autoptr(GBytes) bytes = NULL;
+      g_autoptr(GMimeMessage) parsed = NULL;
+      g_autofree char *headers = NULL;
+      GMimeMultipart *mixed;
+      GMimeObject *part;
+
+      g_test_message ("subject %s", subjects[i]);
+      dispatch_message_set_subject (message, subjects[i]);
+      prepare (message, FALSE, FALSE);
+      bytes = write_to_bytes (message, TRUE);
+      assert_wire_form (bytes);
+      headers = header_block (bytes);
+      g_assert_null (strstr (headers, "\r\nbcc:"));
+
+      parsed = parse_bytes (bytes);
+      g_assert_cmpstr (g_mime_message_get_subject (parsed), ==, subjects[i]);
+      g_assert_null (g_mime_object_get_header (GMIME_OBJECT (parsed), "Bcc"));
+
+      mixed = GMIME_MULTIPART (g_mime_message_get_mime_part (parsed));
+      g_assert_cmpint (g_mime_multipart_get_count (mixed), ==, 4);
+
+      part = g_mime_multipart_get_part (mixed, 1);
+      /* Exactly the headers the writer puts there, nothing smuggled in. */
+      g_assert_cmpint (g_mime_header_list_get_count (g_mime_object_get_header_list (part)), ==, 3);
+      g_assert_null (g_mime_object_get_header (part, "Bcc"));
+      g_assert_null (g_mime_object_get_header (part, "X-Injected"));
+      g_assert_cmpstr (g_mime_part_get_filename (GMIME_PART (part)), ==,
+                       "x Bcc: victim@evil.example X-Injected: 1.png");
+
+      part = g_mime_multipart_get_part (mixed, 2);
+      g_assert_cmpint (g_mime_header_list_get_count (g_mime_object_get_header_list (part)), ==, 3);
+      g_assert_cmpstr (g_mime_part_get_filename (GMIME_PART (part)), ==, "a b c d e.txt");
+
+      /* Typed like an encoded word: arrives as typed, also as the type's "name". */
+      part = g_mime_multipart_get_part (mixed, 3);
+      g_assert_cmpint (g_mime_header_list_get_count (g_mime_object_get_header_list (part)), ==, 3);
+      g_assert_cmpstr (g_mime_part_get_filename (GMIME_PART (part)), ==, word_name);
+      g_assert_cmpstr (g_mime_object_get_content_type_parameter (part, "name"), ==, word_name);
+    }
+}
+
+/* A display name typed like an encoded word is taken literally, too: GMime's address parser
+ * would decode it (here into a line break), and its writer would send a literal one on. */
+static void
+test_literal_display_names (void)
+{
+  g_autoptr(DispatchMessage) message = new_message ();
+  const char *from_name = "=?utf-8?b?QQ0KQmNjOiBldmlsQGV4YW1wbGUub3Jn?=";
+  g_autofree char *from = g_strdup_printf ("%s <a=?b@example.org>", from_name);
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GMimeMessage) parsed = NULL;
+  InternetAddressList *list;
+  InternetAddress *address;
+  InternetAddressList *members;
+
+  dispatch_message_set_from (message, from);
+  dispatch_message_set_to (message, "Team: x <x@example.net>, \"=?q?\" <q@example.net>;, "
+                                    "=?utf-8?q?=00?= <bob@example.net>");
+  prepare (message, FALSE, FALSE);
+  g_assert_cmpstr (dispatch_message_get_envelope_from (message), ==, "a=?b@example.org");
+  g_assert_cmpstr (dispatch_message_get_envelope_recipients (message)[1], ==, "q@example.net");
+
+  bytes = write_to_bytes (message, TRUE);
+  assert_wire_form (bytes);
+  parsed = parse_bytes (bytes);
+
+  list = g_mime_message_get_from (parsed);
+  g_assert_cmpint (internet_address_list_length (list), ==, 1);
+  address = internet_address_list_get_address (list, 0);
+  g_assert_cmpstr (internet_address_get_name (address), ==, from_name);
+  g_assert_cmpstr (internet_address_mailbox_get_addr (INTERNET_ADDRESS_MAILBOX (address)), ==,
+                   "a=?b@example.org");
+
+  list = g_mime_message_get_to (parsed);
+  g_assert_cmpint (internet_address_list_length (list), ==, 2);
+  address = internet_address_list_get_address (list, 0);
+  g_assert_true (INTERNET_ADDRESS_IS_GROUP (address));
+  g_assert_cmpstr (internet_address_get_name (address), ==, "Team");
+  members = internet_address_group_get_members (INTERNET_ADDRESS_GROUP (address));
+  g_assert_cmpint (internet_address_list_length (members), ==, 2);
+  g_assert_cmpstr (internet_address_get_name (internet_address_list_get_address (members, 1)), ==,
+                   "=?q?");
+  address = internet_address_list_get_address (list, 1);
+  g_assert_cmpstr (internet_address_get_name (address), ==, "=?utf-8?q?=00?=");
+  g_assert_cmpstr (internet_address_mailbox_get_addr (INTERNET_ADDRESS_MAILBOX (address)), ==,
+                   "bob@example.net");
+}
+
 /* A file that cannot tell its size (here a device) is measured by reading it. */
 static void
 test_size_unsized_file (gconstpointer data)
@@ -1544,6 +1754,15 @@ main (int   argc,
                         test_size_unsized_file);
   g_test_add_data_func ("/message/size-unsized-file-path", GINT_TO_POINTER (ATTACH_PATH),
                         test_size_unsized_file);
+  g_test_add_func ("/message/literal-display-names", test_literal_display_names);
+  g_test_add ("/message/injection", Fixture, GINT_TO_POINTER (ATTACH_FILE),
+              fixture_set_up, test_injection, fixture_tear_down);
+  g_test_add ("/message/injection-path", Fixture, GINT_TO_POINTER (ATTACH_PATH),
+              fixture_set_up, test_injection, fixture_tear_down);
+  g_test_add_data_func ("/message/attachment-pipe", GINT_TO_POINTER (ATTACH_FILE),
+                        test_attachment_pipe);
+  g_test_add_data_func ("/message/attachment-pipe-path", GINT_TO_POINTER (ATTACH_PATH),
+                        test_attachment_pipe);
   g_test_add ("/message/size-and-file", Fixture, GINT_TO_POINTER (ATTACH_FILE),
               fixture_set_up, test_size_and_file, fixture_tear_down);
   g_test_add ("/message/size-and-file-path", Fixture, GINT_TO_POINTER (ATTACH_PATH),

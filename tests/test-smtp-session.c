@@ -25,6 +25,7 @@ typedef struct
   guint               n_progress;
   GCancellable       *cancellable;
   gboolean            cancel_on_progress;
+  const char         *cancel_on_line;   /* cancel when a transcript line matches this pattern */
   gboolean            done;
   gint64              finished_at;
   gint64              cancelled_at;
@@ -64,6 +65,9 @@ on_transcript (DispatchSmtpSession   *session,
 
   g_assert_false (run->done);
   g_ptr_array_add (run->transcript, g_strdup_printf ("%s: %s", prefix, line));
+  if (run->cancel_on_line != NULL &&
+      g_pattern_match_simple (run->cancel_on_line, g_ptr_array_index (run->transcript, run->transcript->len - 1)))
+    g_cancellable_cancel (run->cancellable);
 }
 
 static void
@@ -201,6 +205,17 @@ transcript_has (Run        *run,
     if (g_pattern_match_simple (pattern, g_ptr_array_index (run->transcript, i)))
       return TRUE;
   return FALSE;
+}
+
+/* The position of the first line matching @pattern; fails the test when there is none. */
+static guint
+transcript_index (Run        *run,
+                  const char *pattern)
+{
+  for (guint i = 0; i < run->transcript->len; i++)
+    if (g_pattern_match_simple (pattern, g_ptr_array_index (run->transcript, i)))
+      return i;
+  g_error ("transcript has no line matching \"%s\"", pattern);
 }
 
 static void
@@ -1160,8 +1175,8 @@ send_over_tls_as_alice (Run                *run,
   finish_server (server);
 }
 
-/* PIPELINING + CHUNKING: AUTH, MAIL, RCPT, BDAT LAST with the message and QUIT all leave before
- * the first reply — after EHLO, the whole send is one round trip. */
+/* PIPELINING + CHUNKING: AUTH, MAIL and RCPT leave before the first reply; BDAT LAST, which
+ * commits the message, waits for the 235, and QUIT goes with it — two round trips after EHLO. */
 static void
 test_auth_pipelined_one_flight (void)
 {
@@ -1190,8 +1205,8 @@ test_auth_pipelined_one_flight (void)
 
   g_assert_no_error (run.error);
   g_assert_cmpstr (run.result->auth_mechanism, ==, "PLAIN");
-  g_assert_null (run.result->auth_refused);
   g_assert_cmpstr (run.result->queue_id, ==, "ONE");
+  g_assert_cmpuint (transcript_index (&run, "S: 235 *"), <, transcript_index (&run, "C: BDAT * LAST"));
   g_assert_cmpuint (dispatch_test_server_get_n_messages (server), ==, 1);
   assert_transcript_has (&run, "C: AUTH PLAIN <redacted>");
   assert_no_secret (&run);
@@ -1219,9 +1234,7 @@ test_auth_pipelined_refused (void)
     "send 530 5.7.0  https://support.google.com/mail/?p=WantAuthError\n"
     "expect! RCPT TO:<bob@example.net>\n"
     "send 503 5.5.1 MAIL first.\n"
-    "bdat\n"
-    "send 503 5.5.1 RCPT first.\n"
-    "expect! QUIT\n"
+    "expect QUIT\n"
     "send 221 bye\n");
   g_autoptr(DispatchMessage) message = make_message ();
 
@@ -1237,8 +1250,9 @@ test_auth_pipelined_refused (void)
   assert_no_secret (&run);
 }
 
-/* A server may take mail it would take from anyone even after a refused sign-in. The message
- * left with the AUTH, so the truth is: sent, and the sign-in was refused. */
+/* A server that takes mail it would take from anyone (an MX port) accepts the envelope behind
+ * a refused sign-in. Lock-step would have stopped at the 535, so pipelining must too: the
+ * message never leaves, and the result is the authentication error. */
 static void
 test_auth_pipelined_refused_but_accepted (void)
 {
@@ -1250,22 +1264,17 @@ test_auth_pipelined_refused_but_accepted (void)
     "send 250 2.1.0 Ok\n"
     "expect! RCPT TO:<bob@example.net>\n"
     "send 250 2.1.5 Ok\n"
-    "bdat\n"
-    "send 250 2.0.0 Ok: queued as LOCAL7\n"
-    "expect! QUIT\n"
+    "expect QUIT\n"
     "send 221 bye\n");
   g_autoptr(DispatchMessage) message = make_message ();
-  g_autoptr(DispatchSmtpResult) copy = NULL;
 
   send_over_tls_as_alice (&run, server, message);
 
-  g_assert_no_error (run.error);
-  g_assert_cmpstr (run.result->queue_id, ==, "LOCAL7");
-  g_assert_null (run.result->auth_mechanism);
-  g_assert_cmpstr (run.result->auth_refused, ==, "535 5.7.8 Error: authentication failed: bad credentials");
-  g_assert_cmpuint (run.result->accepted->len, ==, 1);
-  copy = dispatch_smtp_result_copy (run.result);
-  g_assert_cmpstr (copy->auth_refused, ==, run.result->auth_refused);
+  g_assert_null (run.result);
+  g_assert_error (run.error, DISPATCH_ERROR, DISPATCH_ERROR_AUTH_FAILED);
+  g_assert_cmpstr (dispatch_error_get_reply (run.error), ==, "535 5.7.8 Error: authentication failed: bad credentials");
+  g_assert_cmpuint (dispatch_test_server_get_n_messages (server), ==, 0);
+  g_assert_false (transcript_has (&run, "C: BDAT*"));
   assert_no_secret (&run);
 }
 
@@ -1866,6 +1875,429 @@ test_host_not_found (void)
   g_assert_error (run.error, DISPATCH_ERROR, DISPATCH_ERROR_HOST_NOT_FOUND);
 }
 
+/* ─── The engine against the world (issue 10) ───────────────────────────────────────────── */
+
+/* Haraka answers a QUIT pipelined after the data with 503 and keeps the connection open. The
+ * message is in; the 503 ends the session at once. */
+static void
+test_quit_503_kept_open (void)
+{
+  g_auto(Run) run = { 0 };
+  g_autoptr(DispatchTestServer) server = dispatch_test_server_new (
+    "send 220 haraka.test ESMTP Haraka ready\n"
+    "expect EHLO *\n"
+    "send 250-haraka.test Hello\n"
+    "send 250 PIPELINING\n"
+    "expect MAIL FROM:<ann@example.org>\n"
+    "send 250 sender <ann@example.org> OK\n"
+    "expect! RCPT TO:<bob@example.net>\n"
+    "send 250 recipient <bob@example.net> OK\n"
+    "expect! DATA\n"
+    "send 354 go ahead, make my day\n"
+    "data\n"
+    "send 250 Message Queued (H4R4K4)\n"
+    "expect QUIT\n"
+    "send 503 5.5.0 Bad sequence of commands - pipelined after end of DATA\n"
+    "stall\n");
+  g_autoptr(DispatchAccount) account = NULL;
+  g_autoptr(DispatchMessage) message = make_message ();
+  guint16 port = dispatch_test_server_start (server);
+  gint64 started;
+
+  run_init (&run);
+  account = make_account (port, DISPATCH_SMTP_SECURITY_NONE);
+  dispatch_account_set_timeout (account, 60);
+  started = g_get_monotonic_time ();
+  run_session (&run, account, NULL, message);
+  finish_server (server);
+
+  g_assert_no_error (run.error);
+  g_assert_cmpstr (run.result->final_reply, ==, "250 Message Queued (H4R4K4)");
+  assert_transcript_has (&run, "S: 503 5.5.0 Bad sequence*");
+  /* Not the 60 s timeout, nor the server's 30 s of patience (generous for a loaded machine). */
+  g_assert_cmpint (run.finished_at - started, <, 20 * G_TIME_SPAN_SECOND);
+}
+
+/* No answer to QUIT at all: a short grace, then the session ends; the message was sent. */
+static void
+test_quit_unanswered (void)
+{
+  g_auto(Run) run = { 0 };
+  g_autoptr(DispatchTestServer) server = dispatch_test_server_new (
+    "send 220 mx.test ESMTP\n"
+    "expect EHLO *\n"
+    "send 250 mx.test\n"
+    "expect MAIL FROM:<ann@example.org>\n"
+    "send 250 ok\n"
+    "expect RCPT TO:<bob@example.net>\n"
+    "send 250 ok\n"
+    "expect DATA\n"
+    "send 354 go\n"
+    "data\n"
+    "send 250 ok: queued as SILENT\n"
+    "expect QUIT\n"
+    "stall\n");
+  g_autoptr(DispatchAccount) account = NULL;
+  g_autoptr(DispatchMessage) message = make_message ();
+  guint16 port = dispatch_test_server_start (server);
+  gint64 started;
+
+  run_init (&run);
+  account = make_account (port, DISPATCH_SMTP_SECURITY_NONE);
+  dispatch_account_set_timeout (account, 60);
+  started = g_get_monotonic_time ();
+  run_session (&run, account, NULL, message);
+  finish_server (server);
+
+  g_assert_no_error (run.error);
+  g_assert_cmpstr (run.result->queue_id, ==, "SILENT");
+  g_assert_cmpint (run.finished_at - started, <, 20 * G_TIME_SPAN_SECOND);
+}
+
+/* A server stricter than RFC 2920 answers 503 to the commands that followed a successful
+ * AUTH in the same flight. The send is done again in lock-step, transparently, and the
+ * transcript says so. */
+#define STRICT_GREETING \
+    "send 220 strict.test ESMTP\n" \
+    "expect EHLO *\n" \
+    "send 250-strict.test\n" \
+    "send 250-PIPELINING\n" \
+    "send 250 AUTH PLAIN\n" \
+    "expect AUTH PLAIN *\n" \
+    "send 235 2.7.0 Authentication successful\n"
+
+static void
+test_pipelining_refused_retry (void)
+{
+  g_auto(Run) run = { 0 };
+  g_autoptr(DispatchTestServer) server = dispatch_test_server_new (
+    STRICT_GREETING
+    "expect! MAIL FROM:<ann@example.org>\n"
+    "send 503 5.5.0 Bad sequence of commands - pipelined\n"
+    "expect! RCPT TO:<bob@example.net>\n"
+    "send 503 5.5.1 need MAIL first\n"
+    "expect! DATA\n"
+    "send 503 5.5.1 need RCPT first\n"
+    "expect QUIT\n"
+    "send 221 bye\n"
+    "reconnect\n"
+    STRICT_GREETING
+    "expect MAIL FROM:<ann@example.org>\n"
+    "send 250 2.1.0 Ok\n"
+    "expect RCPT TO:<bob@example.net>\n"
+    "send 250 2.1.5 Ok\n"
+    "expect DATA\n"
+    "send 354 go\n"
+    "data\n"
+    "send 250 2.0.0 Ok: queued as STRICT1\n"
+    "expect QUIT\n"
+    "send 221 bye\n");
+  g_autoptr(DispatchAccount) account = NULL;
+  g_autoptr(DispatchMessage) message = make_message ();
+  guint16 port = dispatch_test_server_start (server);
+  guint retry;
+
+  run_init (&run);
+  account = make_account (port, DISPATCH_SMTP_SECURITY_NONE);
+  dispatch_account_set_user (account, "alice");
+  dispatch_account_set_allow_plaintext_auth (account, TRUE);
+  run_session (&run, account, PASSWORD, message);
+  finish_server (server);
+
+  g_assert_no_error (run.error);
+  g_assert_cmpstr (run.result->queue_id, ==, "STRICT1");
+  g_assert_cmpstr (run.result->auth_mechanism, ==, "PLAIN");
+  g_assert_cmpuint (run.result->accepted->len, ==, 1);
+  g_assert_cmpuint (run.result->refused->len, ==, 0);
+  g_assert_false (run.result->used_pipelining);
+  g_assert_cmpuint (dispatch_test_server_get_n_messages (server), ==, 1);
+  retry = transcript_index (&run, "?: *sending again one command at a time*");
+  /* The second time, each command waits for the reply to the one before. */
+  for (guint i = retry; i < run.transcript->len; i++)
+    if (g_pattern_match_simple ("C: RCPT TO:*", g_ptr_array_index (run.transcript, i)))
+      {
+        g_assert_cmpstr (g_ptr_array_index (run.transcript, i - 1), ==, "S: 250 2.1.0 Ok");
+        break;
+      }
+  assert_no_secret (&run);
+}
+
+/* RFC 8996: a server that negotiates TLS 1.0 gets nothing — not the EHLO, not the password.
+ * GnuTLS is made to offer only TLS 1.0 (both ends, as this process is both), in a child
+ * process so that no other test is affected. */
+static void
+test_tls_1_0_refused (void)
+{
+  g_auto(Run) run = { 0 };
+  g_autoptr(DispatchTestServer) server = NULL;
+  g_autoptr(DispatchAccount) account = NULL;
+  g_autoptr(DispatchMessage) message = NULL;
+  g_autoptr(GBytes) received = NULL;
+  g_autofree char *text = NULL;
+  guint16 port;
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 120 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  g_setenv ("G_TLS_GNUTLS_PRIORITY", "NORMAL:-VERS-ALL:+VERS-TLS1.0", TRUE);
+  server = dispatch_test_server_new (
+    "send 220 old.test ESMTP\n"
+    "expect EHLO *\n"
+    "send 250-old.test\n"
+    "send 250-AUTH PLAIN\n"
+    "send 250 STARTTLS\n"
+    "expect STARTTLS\n"
+    "send 220 go ahead\n"
+    "tls\n");
+  message = make_message ();
+  port = dispatch_test_server_start (server);
+  run_init (&run);
+  account = make_account (port, DISPATCH_SMTP_SECURITY_STARTTLS);
+  dispatch_account_set_user (account, "alice");
+  run_session (&run, account, PASSWORD, message);
+  finish_server (server);
+
+  g_assert_error (run.error, DISPATCH_ERROR, DISPATCH_ERROR_TLS_FAILED);
+  g_assert_cmpint (dispatch_error_get_stage (run.error), ==, DISPATCH_SMTP_STAGE_TLS);
+  g_assert_nonnull (strstr (run.error->message, "TLS 1.0"));
+  /* After the handshake, not a byte: the server saw its STARTTLS last. */
+  received = dispatch_test_server_get_received (server);
+  text = g_strndup (g_bytes_get_data (received, NULL), g_bytes_get_size (received));
+  g_assert_true (g_str_has_suffix (text, "\r\nSTARTTLS\r\n"));
+  assert_no_secret (&run);
+}
+
+/* A "235" slipped in behind the EHLO reply would pass for the answer to AUTH: bytes that come
+ * when no reply is due end the session before the next command. */
+static void
+test_unsolicited_reply (void)
+{
+  g_auto(Run) run = { 0 };
+  g_autoptr(DispatchTestServer) server = dispatch_test_server_new (
+    "send 220 mx.test ESMTP\n"
+    "expect EHLO *\n"
+    "send-raw 250-mx.test\\r\\n250-PIPELINING\\r\\n250 AUTH PLAIN\\r\\n235 2.7.0 Authentication successful\\r\\n\n");
+  g_autoptr(DispatchAccount) account = NULL;
+  g_autoptr(DispatchMessage) message = make_message ();
+  g_autoptr(GBytes) received = NULL;
+  g_autofree char *text = NULL;
+  guint16 port = dispatch_test_server_start (server);
+
+  run_init (&run);
+  account = make_account (port, DISPATCH_SMTP_SECURITY_NONE);
+  dispatch_account_set_user (account, "alice");
+  dispatch_account_set_allow_plaintext_auth (account, TRUE);
+  run_session (&run, account, PASSWORD, message);
+  finish_server (server);
+
+  g_assert_error (run.error, DISPATCH_ERROR, DISPATCH_ERROR_PROTOCOL);
+  g_assert_cmpstr (dispatch_error_get_reply (run.error), ==, "235 2.7.0 Authentication successful");
+  received = dispatch_test_server_get_received (server);
+  text = g_strndup (g_bytes_get_data (received, NULL), g_bytes_get_size (received));
+  g_assert_null (strstr (text, "AUTH"));
+  g_assert_false (transcript_has (&run, "C: QUIT"));
+}
+
+/* Cancel after the server's 250 to the message: it was sent, and the result says so (a
+ * "cancelled" would make the user send it twice). */
+static void
+test_cancel_after_accepted (void)
+{
+  g_auto(Run) run = { 0 };
+  g_autoptr(DispatchTestServer) server = dispatch_test_server_new (
+    "send 220 mx.test ESMTP\n"
+    "expect EHLO *\n"
+    "send 250 mx.test\n"
+    "expect MAIL FROM:<ann@example.org>\n"
+    "send 250 ok\n"
+    "expect RCPT TO:<bob@example.net>\n"
+    "send 250 ok\n"
+    "expect DATA\n"
+    "send 354 go\n"
+    "data\n"
+    "send 250 ok: queued as C9\n"
+    "stall\n");
+  g_autoptr(DispatchAccount) account = NULL;
+  g_autoptr(DispatchMessage) message = make_message ();
+  guint16 port = dispatch_test_server_start (server);
+
+  run_init (&run);
+  run.cancel_on_line = "S: 250 ok: queued as C9";
+  account = make_account (port, DISPATCH_SMTP_SECURITY_NONE);
+  run_session (&run, account, NULL, message);
+  finish_server (server);
+
+  g_assert_true (g_cancellable_is_cancelled (run.cancellable));
+  g_assert_no_error (run.error);
+  g_assert_cmpstr (run.result->queue_id, ==, "C9");
+}
+
+/* Replies that arrive one byte per write, and a reply dribbled out slower in total than the
+ * timeout but never idle that long: the timeout is for silence, not for the whole reply. */
+static void
+test_replies_byte_by_byte (void)
+{
+  g_auto(Run) run = { 0 };
+  g_autoptr(DispatchTestServer) server = dispatch_test_server_new (
+    "drip 0 220-mx.test ESMTP\n"
+    "drip 0 220 second greeting line\n"
+    "expect EHLO *\n"
+    "drip 0 250-mx.test\n"
+    "drip 0 250-PIPELINING\n"
+    "drip 0 250 CHUNKING\n"
+    "expect MAIL FROM:<ann@example.org>\n"
+    "drip 0 250 2.1.0 Ok\n"
+    "expect! RCPT TO:<bob@example.net>\n"
+    "drip 0 250 2.1.5 Ok\n"
+    "bdat\n"
+    "drip 0 250 2.0.0 Ok: queued as DRIP\n"
+    "expect! QUIT\n"
+    "drip 0 221 bye\n");
+  g_autoptr(DispatchAccount) account = NULL;
+  g_autoptr(DispatchMessage) message = make_message ();
+  guint16 port = dispatch_test_server_start (server);
+
+  run_init (&run);
+  account = make_account (port, DISPATCH_SMTP_SECURITY_NONE);
+  run_session (&run, account, NULL, message);
+  finish_server (server);
+
+  g_assert_no_error (run.error);
+  g_assert_cmpstr (run.result->queue_id, ==, "DRIP");
+  g_assert_true (run.result->used_chunking);
+  assert_transcript_has (&run, "S: 220 second greeting line");
+  assert_transcript_has (&run, "S: 221 bye");
+}
+
+static void
+test_replies_slow_drip (void)
+{
+  g_auto(Run) run = { 0 };
+  g_autoptr(DispatchTestServer) server = dispatch_test_server_new (
+    "drip 150 220 slow.test ESMTP\n"
+    "expect EHLO *\n"
+    "send 250 slow.test\n"
+    "expect MAIL FROM:<ann@example.org>\n"
+    "send 250 ok\n"
+    "expect RCPT TO:<bob@example.net>\n"
+    "send 250 ok\n"
+    "expect DATA\n"
+    "send 354 go\n"
+    "data\n"
+    "drip 150 250 ok: queued as SLOW\n"
+    "expect QUIT\n"
+    "send 221 bye\n");
+  g_autoptr(DispatchAccount) account = NULL;
+  g_autoptr(DispatchMessage) message = make_message ();
+  guint16 port = dispatch_test_server_start (server);
+
+  run_init (&run);
+  account = make_account (port, DISPATCH_SMTP_SECURITY_NONE);
+  /* Each reply takes 2-3 s in all, a byte every 150 ms. */
+  dispatch_account_set_timeout (account, 1);
+  run_session (&run, account, NULL, message);
+  finish_server (server);
+
+  g_assert_no_error (run.error);
+  g_assert_cmpstr (run.result->queue_id, ==, "SLOW");
+}
+
+/* Keywords are case-insensitive (RFC 5321 §2.4), and "SIZE 0" means no fixed limit (RFC 1870):
+ * a big message is not refused up front. */
+static void
+test_ehlo_lower_case_size_0 (void)
+{
+  g_auto(Run) run = { 0 };
+  g_autoptr(DispatchTestServer) server = dispatch_test_server_new (
+    "send 220 mx.test ESMTP\n"
+    "expect EHLO *\n"
+    "send 250-mx.test\n"
+    "send 250-pipelining\n"
+    "send 250-size 0\n"
+    "send 250-auth=plain\n"
+    "send 250 auth plain login\n"
+    "expect AUTH PLAIN *\n"
+    "send 235 ok\n"
+    "expect! MAIL FROM:<ann@example.org> SIZE=*\n"
+    "send 250 ok\n"
+    "expect! RCPT TO:<bob@example.net>\n"
+    "send 250 ok\n"
+    "expect! DATA\n"
+    "send 354 go\n"
+    "data\n"
+    "send 250 ok: queued as LOWER\n"
+    "expect QUIT\n"
+    "send 221 bye\n");
+  g_autoptr(DispatchAccount) account = NULL;
+  g_autoptr(DispatchMessage) message = make_message ();
+  guint16 port = dispatch_test_server_start (server);
+
+  run_init (&run);
+  account = make_account (port, DISPATCH_SMTP_SECURITY_NONE);
+  dispatch_account_set_user (account, "alice");
+  dispatch_account_set_allow_plaintext_auth (account, TRUE);
+  run_session (&run, account, PASSWORD, message);
+  finish_server (server);
+
+  g_assert_no_error (run.error);
+  g_assert_cmpstr (run.result->queue_id, ==, "LOWER");
+  g_assert_cmpstr (run.result->auth_mechanism, ==, "PLAIN");
+  g_assert_true (run.result->used_pipelining);
+}
+
+/* An EHLO reply as big as the reply caps allow, listing tens of thousands of mechanisms: read
+ * and parsed in linear time, the list bounded, the send unaffected. */
+static void
+test_huge_ehlo (void)
+{
+  g_auto(Run) run = { 0 };
+  g_autoptr(GString) script = g_string_new ("send 220 big.test ESMTP\nexpect EHLO *\nsend 250-big.test\n");
+  g_autoptr(DispatchTestServer) server = NULL;
+  g_autoptr(DispatchAccount) account = NULL;
+  g_autoptr(DispatchMessage) message = make_message ();
+  guint n = 0;
+  guint16 port;
+
+  for (guint line = 0; line < 120; line++)
+    {
+      g_string_append (script, "send 250-AUTH");
+      for (guint i = 0; i < 560; i++)
+        g_string_append_printf (script, " M%u", n++);
+      g_string_append_c (script, '\n');
+    }
+  g_string_append (script,
+    "send 250 AUTH PLAIN\n"
+    "expect AUTH PLAIN *\n"
+    "send 235 ok\n"
+    "expect MAIL FROM:<ann@example.org>\n"
+    "send 250 ok\n"
+    "expect RCPT TO:<bob@example.net>\n"
+    "send 250 ok\n"
+    "expect DATA\n"
+    "send 354 go\n"
+    "data\n"
+    "send 250 ok: queued as BIG\n"
+    "expect QUIT\n"
+    "send 221 bye\n");
+  server = dispatch_test_server_new (script->str);
+  port = dispatch_test_server_start (server);
+
+  run_init (&run);
+  account = make_account (port, DISPATCH_SMTP_SECURITY_NONE);
+  dispatch_account_set_user (account, "alice");
+  dispatch_account_set_allow_plaintext_auth (account, TRUE);
+  run_session (&run, account, PASSWORD, message);
+  finish_server (server);
+
+  g_assert_no_error (run.error);
+  g_assert_cmpstr (run.result->queue_id, ==, "BIG");
+  g_assert_cmpuint (n, >, 60000);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1922,6 +2354,16 @@ main (int   argc,
   g_test_add_func ("/session/invalid-message", test_invalid_message);
   g_test_add_func ("/session/connection-refused", test_connection_refused);
   g_test_add_func ("/session/host-not-found", test_host_not_found);
+  g_test_add_func ("/session/quit-503-kept-open", test_quit_503_kept_open);
+  g_test_add_func ("/session/quit-unanswered", test_quit_unanswered);
+  g_test_add_func ("/session/pipelining-refused-retry", test_pipelining_refused_retry);
+  g_test_add_func ("/session/tls-1.0-refused", test_tls_1_0_refused);
+  g_test_add_func ("/session/unsolicited-reply", test_unsolicited_reply);
+  g_test_add_func ("/session/cancel-after-accepted", test_cancel_after_accepted);
+  g_test_add_func ("/session/replies-byte-by-byte", test_replies_byte_by_byte);
+  g_test_add_func ("/session/replies-slow-drip", test_replies_slow_drip);
+  g_test_add_func ("/session/ehlo-lower-case-size-0", test_ehlo_lower_case_size_0);
+  g_test_add_func ("/session/huge-ehlo", test_huge_ehlo);
 
   return g_test_run ();
 }

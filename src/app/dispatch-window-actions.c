@@ -345,18 +345,8 @@ show_success (DispatchWindow           *self,
   add_result_detail (self, _("Refused"), refused, FALSE);
   add_result_detail (self, _("Encryption"), encryption, FALSE);
   add_result_detail (self, _("Signed in with"), result->auth_mechanism, FALSE);
-  add_result_detail (self, _("Sign-in refused"), result->auth_refused, TRUE);
 
-  if (result->auth_refused != NULL)
-    {
-      /* The sign-in left with the message; the server took the message without it. */
-      show_result (self, "warning", "dialog-warning-symbolic", _("Message sent without signing in"),
-                   _("The server refused the sign-in but accepted the message anyway, as it "
-                     "would from anyone."),
-                   _("Check the user name and password in the account settings."));
-      _dispatch_window_toast (self, _("Message sent, but the sign-in was refused"));
-    }
-  else if (n_refused == 0)
+  if (n_refused == 0)
     {
       show_result (self, "success", "emblem-ok-symbolic", _("Message sent"),
                    _("The server accepted the message for delivery."), NULL);

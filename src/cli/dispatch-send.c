@@ -45,6 +45,7 @@ typedef struct
   char     *ca_file;
   char     *pin_sha256;
   guint     timeout;           /* 0: the account's default */
+  guint     max_time;          /* 0: no limit on the whole send */
   char     *helo;
   gboolean  transcript;
   char     *output;
@@ -90,6 +91,7 @@ typedef struct
   gboolean            quiet;
   DispatchSmtpResult *result;        /* owned, set by the callback */
   GError             *error;         /* owned, set by the callback */
+  gboolean            deadline_hit;  /* --max-time cancelled the send */
 } DispatchSendRun;
 
 /* The sysexits.h status for a failure, following msmtp's choices so that scripts written for
@@ -206,7 +208,7 @@ report_error (const GError *error)
 }
 
 static gboolean
-parse_timeout (const char  *option_name,
+parse_seconds (const char  *option_name,
                const char  *value,
                gpointer     data,
                GError     **error)
@@ -218,11 +220,16 @@ parse_timeout (const char  *option_name,
   if (!g_ascii_string_to_unsigned (value, 10, 1, 24 * 60 * 60, &seconds, NULL))
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   _("--timeout must be a number of seconds from 1 to 86400, not “%s”."), value);
+                   /* Translators: the first %s is the option, --timeout or --max-time */
+                   _("%s must be a number of seconds from 1 to 86400, not “%s”."),
+                   option_name, value);
       return FALSE;
     }
 
-  options->timeout = (guint) seconds;
+  if (g_str_equal (option_name, "--max-time"))
+    options->max_time = (guint) seconds;
+  else
+    options->timeout = (guint) seconds;
   return TRUE;
 }
 
@@ -270,8 +277,10 @@ create_option_context (DispatchSendOptions *options)
       N_("Trust the CA certificates in PEM instead of the system’s"), N_("PEM") },
     { "pin-sha256", 0, 0, G_OPTION_ARG_STRING, &options->pin_sha256,
       N_("Trust the one server certificate with this SHA-256 fingerprint"), N_("HEX") },
-    { "timeout", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_timeout,
+    { "timeout", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_seconds,
       N_("Give up when the server has not answered for SECONDS (default 60)"), N_("SECONDS") },
+    { "max-time", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) parse_seconds,
+      N_("Give up when the whole send has taken SECONDS (default: no limit)"), N_("SECONDS") },
     { "helo", 0, 0, G_OPTION_ARG_STRING, &options->helo,
       N_("Name to give in EHLO (default: this machine’s domain name or address)"), N_("NAME") },
     { "transcript", 0, 0, G_OPTION_ARG_NONE, &options->transcript,
@@ -292,7 +301,7 @@ create_option_context (DispatchSendOptions *options)
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
 
   /* A group of our own rather than add_main_entries(): only a group carries the user data
-   * that the --timeout callback needs. */
+   * that the --timeout and --max-time callbacks need. */
   group = g_option_group_new (PROGRAM_NAME, NULL, NULL, options, NULL);
   g_option_group_add_entries (group, entries);
   g_option_group_set_translation_domain (group, GETTEXT_PACKAGE);
@@ -491,8 +500,10 @@ read_body (const DispatchSendOptions  *options,
 }
 
 /* Builds the message and validates it now, so that a bad address or a missing attachment is
- * reported before a password is asked for or a connection is made. The session prepares it
- * again with the server's 8BITMIME/SMTPUTF8 answers. */
+ * reported before a password is asked for or a connection is made. Only the server can say
+ * whether an address with non-ASCII letters before the "@" may go (SMTPUTF8), so that is
+ * allowed here; the session prepares the message again after EHLO and refuses such an
+ * address, naming it, only when the server does not offer SMTPUTF8. */
 static DispatchMessage *
 build_message (const DispatchSendOptions  *options,
                GError                    **error)
@@ -547,7 +558,7 @@ build_message (const DispatchSendOptions  *options,
         }
     }
 
-  if (!dispatch_message_prepare (message, FALSE, FALSE, NULL, error))
+  if (!dispatch_message_prepare (message, FALSE, TRUE, NULL, error))
     return NULL;
 
   return g_steal_pointer (&message);
@@ -640,6 +651,27 @@ build_account (const DispatchSendOptions  *options,
   return g_steal_pointer (&account);
 }
 
+/* As ssh does for a private key: a secret in a file that other users may read is used, but
+ * not silently. Only regular files: a pipe (--password-file <(pass show …)) has no such
+ * mode to fix. */
+static void
+warn_if_others_can_read (const char *option,
+                         const char *path)
+{
+  g_autofree char *name = NULL;
+  GStatBuf st;
+
+  if (g_stat (path, &st) != 0 || !S_ISREG (st.st_mode) || (st.st_mode & 0077) == 0)
+    return;
+
+  name = g_filename_display_name (path);
+  g_printerr ("%s: ", PROGRAM_NAME);
+  /* Translators: the first %s is an option (--password-file), then its file name, the mode
+   * in octal (0644), and the file name again in the command that fixes it. */
+  g_printerr (_("warning: %s “%s” can be read by other users (mode %04o); run chmod 600 “%s”\n"),
+              option, name, (guint) (st.st_mode & 07777), name);
+}
+
 /* The first line of @path without its line end, as written by `echo secret > file` or by a
  * secret manager. The whole buffer is wiped, not only the line. */
 static char *
@@ -658,6 +690,8 @@ read_secret_file (const char  *option,
       g_prefix_error (error, "%s: ", option);
       return NULL;
     }
+
+  warn_if_others_can_read (option, path);
 
   newline = memchr (contents, '\n', length);
   line_length = newline != NULL ? (gsize) (newline - contents) : length;
@@ -903,6 +937,19 @@ on_interrupt (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* --max-time: cancelling lets the engine stop wherever it waits; what the result then says is
+ * decided in send_message(). */
+static gboolean
+on_deadline (gpointer user_data)
+{
+  DispatchSendRun *run = user_data;
+
+  run->deadline_hit = TRUE;
+  g_cancellable_cancel (run->cancellable);
+
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_send_done (GObject      *source,
               GAsyncResult *result,
@@ -954,17 +1001,6 @@ report_result (const DispatchSmtpResult *result,
       g_print ("%s\n", reply);
     }
 
-  /* The sign-in went out with the message; the server took the message without it. */
-  if (result->auth_refused != NULL)
-    {
-      g_autofree char *reply = printable_text (result->auth_refused);
-
-      g_printerr ("%s: %s\n  %s\n", PROGRAM_NAME,
-                  _("warning: the server refused the sign-in but accepted the message without it; "
-                    "check the user name and password:"),
-                  reply);
-    }
-
   if (result->refused == NULL || result->refused->len == 0)
     return EX_OK;
 
@@ -993,9 +1029,10 @@ send_message (const DispatchSendOptions  *options,
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(DispatchSmtpResult) result = NULL;
   g_autoptr(GError) error = NULL;
-  DispatchSendRun run = { loop, cancellable, options->quiet, NULL, NULL };
+  DispatchSendRun run = { loop, cancellable, options->quiet, NULL, NULL, FALSE };
   guint sigint_id;
   guint sigterm_id;
+  guint deadline_id = 0;
 
   if (options->transcript)
     g_signal_connect (session, "transcript", G_CALLBACK (on_transcript), NULL);
@@ -1003,6 +1040,9 @@ send_message (const DispatchSendOptions  *options,
   /* Cancelling lets the engine say QUIT instead of dropping the connection. */
   sigint_id = g_unix_signal_add (SIGINT, on_interrupt, &run);
   sigterm_id = g_unix_signal_add (SIGTERM, on_interrupt, &run);
+
+  if (options->max_time > 0)
+    deadline_id = g_timeout_add_seconds (options->max_time, on_deadline, &run);
 
   dispatch_smtp_session_send_async (session, account, *password, *token, message, cancellable,
                                     on_send_done, &run);
@@ -1015,9 +1055,22 @@ send_message (const DispatchSendOptions  *options,
 
   g_source_remove (sigint_id);
   g_source_remove (sigterm_id);
+  if (deadline_id != 0 && !run.deadline_hit)
+    g_source_remove (deadline_id);
 
   result = g_steal_pointer (&run.result);
   error = g_steal_pointer (&run.error);
+
+  /* A message the server accepted (its final 250) comes back as a result, however late. */
+  if (result == NULL && run.deadline_hit &&
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_printerr ("%s: ", PROGRAM_NAME);
+      /* Translators: %u is the number of seconds given with --max-time */
+      g_printerr (_("the send did not finish within --max-time (%u s); the message was not sent.\n"),
+                  options->max_time);
+      return EX_TEMPFAIL;
+    }
 
   if (result == NULL)
     return report_error (error);

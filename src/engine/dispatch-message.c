@@ -38,8 +38,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeParserOptions, g_mime_parser_options_free)
 /* GMime's base64 lines: 57 octets become 76 characters, plus CRLF on the wire. */
 #define BASE64_LINE_RAW   57
 #define BASE64_LINE_WIRE  78
-/* A file that cannot tell its size (a pipe) is measured by reading it in blocks this big. */
-#define MEASURE_BLOCK     (64 * 1024)
+/* An attachment that can be read only once (a pipe) is copied to its spool in blocks this big. */
+#define SPOOL_BLOCK       (64 * 1024)
 /* How much of a bad address an error message quotes. */
 #define QUOTE_MAX_CHARS   60
 /* RFC 5321 §4.5.3.1: the longest local part and address (a 256-octet path less "<>") any
@@ -544,10 +544,36 @@ encode_base64_lines (const guint8 *in,
  * point, whose code lies all over libgio: alone that maps about a megabyte of it, and it
  * still added some 350 KiB to the peak of a whole dispatch-send run. */
 
+/* The private copy of an attachment that cannot be read twice: a pipe (--attach <(…),
+ * /dev/stdin), a device, or a file behind GIO's VFS without a local path. The type sniffing,
+ * the size pass and the write each read an attachment from its start, which a pipe allows
+ * once; so it is read once, at the first _prepare(), into a temporary file of mode 0600 whose
+ * name is removed at once: the copy goes with its last descriptor, even after a crash. Read
+ * with pread(), so that a preview and a send can read it at the same time. */
+typedef struct
+{
+  int fd;
+} Spool;
+
+static void
+spool_clear (Spool *spool)
+{
+  if (spool->fd >= 0)
+    g_close (spool->fd, NULL);
+}
+
+static void
+spool_unref (Spool *spool)
+{
+  g_atomic_rc_box_release_full (spool, (GDestroyNotify) spool_clear);
+}
+
 typedef struct
 {
   GFile *file;   /* or */
   char  *path;   /* canonical, in the GLib file name encoding */
+  Spool *spool;  /* once read, for a file that cannot be read twice */
+  char  *spool_name; /* the display name it had then; the source may be gone since */
 } Attachment;
 
 static Attachment *
@@ -557,6 +583,8 @@ attachment_copy (const Attachment *attachment)
 
   copy->file = attachment->file != NULL ? g_object_ref (attachment->file) : NULL;
   copy->path = g_strdup (attachment->path);
+  copy->spool = attachment->spool != NULL ? g_atomic_rc_box_acquire (attachment->spool) : NULL;
+  copy->spool_name = g_strdup (attachment->spool_name);
 
   return copy;
 }
@@ -566,7 +594,16 @@ attachment_free (Attachment *attachment)
 {
   g_clear_object (&attachment->file);
   g_free (attachment->path);
+  g_clear_pointer (&attachment->spool, spool_unref);
+  g_free (attachment->spool_name);
   g_free (attachment);
+}
+
+/* The local file name an attachment is read from, or NULL for a GFile that has none. */
+static const char *
+attachment_peek_path (const Attachment *attachment)
+{
+  return attachment->file != NULL ? g_file_peek_path (attachment->file) : attachment->path;
 }
 
 /* The same file, given either way: a GFile for a local file has the canonical path. */
@@ -586,20 +623,23 @@ attachment_is (const Attachment *attachment,
   return path != NULL && own_path != NULL && g_str_equal (path, own_path);
 }
 
-/* An open attachment: the GFile's stream, or the file descriptor of a path. */
+/* An open attachment: always a file descriptor, the one way attachments are read. A regular
+ * file or a spool is read with pread() from @offset; only a pipe, while it is spooled, with
+ * read(). */
 typedef struct
 {
-  GFileInputStream *stream;
-  int               fd;
+  int      fd;
+  gboolean borrowed;   /* the spool's descriptor */
+  gboolean seekable;
+  guint64  offset;
 } AttachmentInput;
 
-#define ATTACHMENT_INPUT_INIT { NULL, -1 }
+#define ATTACHMENT_INPUT_INIT { -1, FALSE, FALSE, 0 }
 
 static void
 attachment_input_clear (AttachmentInput *input)
 {
-  g_clear_object (&input->stream);
-  if (input->fd >= 0)
+  if (input->fd >= 0 && !input->borrowed)
     g_close (input->fd, NULL);
   input->fd = -1;
 }
@@ -614,25 +654,20 @@ set_error_from_errno (GError **error,
                        g_strerror (saved_errno));
 }
 
-/* Fails with G_IO_ERROR_IS_DIRECTORY for a folder, as GIO's local files do. */
+/* Opens a local file by name. Fails with G_IO_ERROR_IS_DIRECTORY for a folder, as GIO's local
+ * files do. */
 static gboolean
-attachment_input_open (AttachmentInput   *input,
-                       const Attachment  *attachment,
-                       GCancellable      *cancellable,
-                       GError           **error)
+attachment_input_open_path (AttachmentInput  *input,
+                            const char       *path,
+                            GCancellable     *cancellable,
+                            GError          **error)
 {
   struct stat st;
-
-  if (attachment->file != NULL)
-    {
-      input->stream = g_file_read (attachment->file, cancellable, error);
-      return input->stream != NULL;
-    }
 
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return FALSE;
 
-  input->fd = g_open (attachment->path, O_RDONLY | O_CLOEXEC, 0);
+  input->fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
   if (input->fd < 0 || fstat (input->fd, &st) != 0)
     {
       set_error_from_errno (error, errno);
@@ -641,6 +676,43 @@ attachment_input_open (AttachmentInput   *input,
   if (S_ISDIR (st.st_mode))
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_IS_DIRECTORY, g_strerror (EISDIR));
+      return FALSE;
+    }
+  input->seekable = S_ISREG (st.st_mode);
+
+  return TRUE;
+}
+
+/* After _prepare(): the spool, or the regular file the attachment names. */
+static gboolean
+attachment_input_open (AttachmentInput   *input,
+                       const Attachment  *attachment,
+                       GCancellable      *cancellable,
+                       GError           **error)
+{
+  const char *path = attachment_peek_path (attachment);
+
+  if (attachment->spool != NULL)
+    {
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+      input->fd = attachment->spool->fd;
+      input->borrowed = TRUE;
+      input->seekable = TRUE;
+      input->offset = 0;
+      return TRUE;
+    }
+
+  /* _prepare() spools every attachment without a local path. */
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  if (!attachment_input_open_path (input, path, cancellable, error))
+    return FALSE;
+
+  /* A regular file at _prepare() that became something else since cannot be read again. */
+  if (!input->seekable)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE, g_strerror (ESPIPE));
       return FALSE;
     }
 
@@ -656,10 +728,6 @@ attachment_input_read_all (AttachmentInput  *input,
                            GCancellable     *cancellable,
                            GError          **error)
 {
-  if (input->stream != NULL)
-    return g_input_stream_read_all (G_INPUT_STREAM (input->stream), buffer, len, n_read,
-                                    cancellable, error);
-
   *n_read = 0;
   while (*n_read < len)
     {
@@ -668,7 +736,10 @@ attachment_input_read_all (AttachmentInput  *input,
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         return FALSE;
 
-      n = read (input->fd, buffer + *n_read, len - *n_read);
+      if (input->seekable)
+        n = pread (input->fd, buffer + *n_read, len - *n_read, (off_t) input->offset);
+      else
+        n = read (input->fd, buffer + *n_read, len - *n_read);
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0)
@@ -679,40 +750,127 @@ attachment_input_read_all (AttachmentInput  *input,
       if (n == 0)
         break;
       *n_read += n;
+      input->offset += n;
     }
 
   return TRUE;
 }
 
-/* The length of a regular file; FALSE when the file does not say (a pipe, a device, a remote
- * file without a size). */
+/* The length of a regular file or a spool. */
 static gboolean
 attachment_input_get_size (AttachmentInput *input,
-                           guint64         *size,
-                           GCancellable    *cancellable)
+                           guint64         *size)
 {
-  g_autoptr(GFileInfo) info = NULL;
   struct stat st;
 
-  if (input->stream == NULL)
-    {
-      if (fstat (input->fd, &st) != 0 || !S_ISREG (st.st_mode))
-        return FALSE;
-      *size = st.st_size;
-      return TRUE;
-    }
-
-  info = g_file_input_stream_query_info (input->stream,
-                                         G_FILE_ATTRIBUTE_STANDARD_TYPE ","
-                                         G_FILE_ATTRIBUTE_STANDARD_SIZE,
-                                         cancellable, NULL);
-  if (info == NULL ||
-      g_file_info_get_file_type (info) != G_FILE_TYPE_REGULAR ||
-      !g_file_info_has_attribute (info, G_FILE_ATTRIBUTE_STANDARD_SIZE))
+  if (fstat (input->fd, &st) != 0 || !S_ISREG (st.st_mode))
     return FALSE;
 
-  *size = g_file_info_get_size (info);
+  *size = st.st_size;
   return TRUE;
+}
+
+static gboolean
+write_all (int            fd,
+           const guint8  *data,
+           gsize          len,
+           GError       **error)
+{
+  while (len > 0)
+    {
+      gssize n = write (fd, data, len);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          set_error_from_errno (error, errno);
+          return FALSE;
+        }
+      data += n;
+      len -= n;
+    }
+
+  return TRUE;
+}
+
+/* Copies @in (a pipe, a device), or @stream when @in is NULL, into a new spool. */
+static Spool *
+spool_new_from (AttachmentInput  *in,
+                GInputStream     *stream,
+                GCancellable     *cancellable,
+                GError          **error)
+{
+  g_autofree guint8 *block = g_malloc (SPOOL_BLOCK);
+  g_autofree char *tmp_name = NULL;
+  g_autoptr(GError) tmp_error = NULL;
+  Spool *spool;
+  gsize n_read;
+  int fd;
+
+  /* g_file_open_tmp() creates the file with mode 0600. */
+  fd = g_file_open_tmp ("dispatch-attachment-XXXXXX", &tmp_name, &tmp_error);
+  if (fd < 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                   "cannot make a temporary copy: %s", tmp_error->message);
+      return NULL;
+    }
+  g_unlink (tmp_name);
+
+  spool = g_atomic_rc_box_new0 (Spool);
+  spool->fd = fd;
+
+  do
+    {
+      gboolean ok;
+
+      if (in != NULL)
+        ok = attachment_input_read_all (in, block, SPOOL_BLOCK, &n_read, cancellable, error);
+      else
+        ok = g_input_stream_read_all (stream, block, SPOOL_BLOCK, &n_read, cancellable, error);
+
+      if (!ok || !write_all (fd, block, n_read, error))
+        {
+          spool_unref (spool);
+          return NULL;
+        }
+    }
+  while (n_read == SPOOL_BLOCK);
+
+  return spool;
+}
+
+/* At _prepare(): makes sure the attachment can be read from its start as often as the writer
+ * needs; a regular file can, anything else is spooled (once). */
+static gboolean
+attachment_make_rereadable (Attachment    *attachment,
+                            GCancellable  *cancellable,
+                            GError       **error)
+{
+  g_auto(AttachmentInput) input = ATTACHMENT_INPUT_INIT;
+  g_autoptr(GFileInputStream) stream = NULL;
+  const char *path = attachment_peek_path (attachment);
+
+  if (attachment->spool != NULL)
+    return TRUE;
+
+  if (path == NULL)
+    {
+      stream = g_file_read (attachment->file, cancellable, error);
+      if (stream == NULL)
+        return FALSE;
+      attachment->spool = spool_new_from (NULL, G_INPUT_STREAM (stream), cancellable, error);
+      return attachment->spool != NULL;
+    }
+
+  if (!attachment_input_open_path (&input, path, cancellable, error))
+    return FALSE;
+  if (input.seekable)
+    return TRUE;
+
+  attachment->spool = spool_new_from (&input, NULL, cancellable, error);
+  return attachment->spool != NULL;
 }
 
 
@@ -800,35 +958,21 @@ dispatch_attachment_source_pour (DispatchAttachmentSource *self,
 }
 
 /* The size pass: the length of the open file, so that a file gone or locked since
- * _prepare() fails here as it would in the write. Read through only when the file does not
- * say (a pipe, a remote file without a size). */
+ * _prepare() fails here as it would in the write. */
 static gboolean
 dispatch_attachment_source_measure (DispatchAttachmentSource *self,
                                     AttachmentInput          *input)
 {
-  g_autofree guint8 *block = NULL;
-  GError *error = NULL;
   guint64 size = 0;
-  gsize n_read;
 
-  if (attachment_input_get_size (input, &size, self->ctx->cancellable))
+  if (!attachment_input_get_size (input, &size))
     {
-      dispatch_message_sink_skip (self->ctx->sink, base64_wire_size (size));
-      return TRUE;
-    }
+      GError *error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_NOT_REGULAR_FILE,
+                                           g_strerror (ESPIPE));
 
-  block = g_malloc (MEASURE_BLOCK);
-  do
-    {
-      if (!attachment_input_read_all (input, block, MEASURE_BLOCK, &n_read,
-                                      self->ctx->cancellable, &error))
-        {
-          write_context_fail (self->ctx, attachment_error (self->name, error));
-          return FALSE;
-        }
-      size += n_read;
+      write_context_fail (self->ctx, attachment_error (self->name, error));
+      return FALSE;
     }
-  while (n_read == MEASURE_BLOCK);
 
   dispatch_message_sink_skip (self->ctx->sink, base64_wire_size (size));
 
@@ -1522,6 +1666,102 @@ parse_address_list (const char  *text,
   return list;
 }
 
+/* GMime decodes whatever looks like an RFC 2047 word in a display name, so a name typed as
+ * "=?utf-8?b?QQ0K?=" became a line break. Text is taken literally: "=?" is hidden from the
+ * parser behind a private-use character the text does not hold, and put back in every name
+ * and address after. */
+#define LITERAL_MARK_FIRST 0x10FFFD
+#define LITERAL_MARK_LAST  0xF0000
+
+static char *
+replace_all (const char *text,
+             const char *from,
+             const char *to)
+{
+  g_auto(GStrv) pieces = g_strsplit (text, from, -1);
+
+  return g_strjoinv (to, pieces);
+}
+
+static void
+unmark_addresses (InternetAddressList *list,
+                  const char          *mark)
+{
+  for (int i = 0; i < internet_address_list_length (list); i++)
+    {
+      InternetAddress *address = internet_address_list_get_address (list, i);
+      const char *name = internet_address_get_name (address);
+
+      if (name != NULL && strstr (name, mark) != NULL)
+        {
+          g_autofree char *literal = replace_all (name, mark, "=");
+
+          internet_address_set_name (address, literal);
+        }
+
+      if (INTERNET_ADDRESS_IS_GROUP (address))
+        {
+          unmark_addresses (internet_address_group_get_members (INTERNET_ADDRESS_GROUP (address)), mark);
+        }
+      else
+        {
+          InternetAddressMailbox *mailbox = INTERNET_ADDRESS_MAILBOX (address);
+
+          if (strstr (internet_address_mailbox_get_addr (mailbox), mark) != NULL)
+            {
+              g_autofree char *literal = replace_all (internet_address_mailbox_get_addr (mailbox),
+                                                      mark, "=");
+
+              g_clear_pointer (&mailbox->idn_addr, g_free);
+              internet_address_mailbox_set_addr (mailbox, literal);
+            }
+        }
+    }
+}
+
+static InternetAddressList *
+parse_address_list_literally (const char  *text,
+                              char       **bad_item)
+{
+  g_autofree char *marked = NULL;
+  g_autofree char *hidden = NULL;
+  InternetAddressList *list;
+  char mark[8] = { 0 };
+  gunichar c;
+
+  if (strstr (text, "=?") == NULL)
+    return parse_address_list (text, bad_item);
+
+  for (c = LITERAL_MARK_FIRST; c >= LITERAL_MARK_LAST; c--)
+    {
+      memset (mark, 0, sizeof mark);
+      g_unichar_to_utf8 (c, mark);
+      if (strstr (text, mark) == NULL)
+        break;
+    }
+  /* Text that holds every one of these private-use characters is parsed as it is. */
+  if (c < LITERAL_MARK_LAST)
+    return parse_address_list (text, bad_item);
+
+  hidden = g_strconcat (mark, "?", NULL);
+  marked = replace_all (text, "=?", hidden);
+  list = parse_address_list (marked, bad_item);
+  if (bad_item != NULL && *bad_item != NULL)
+    {
+      char *literal = replace_all (*bad_item, mark, "=");
+
+      g_free (*bad_item);
+      *bad_item = literal;
+    }
+  if (list != NULL)
+    {
+      unmark_addresses (list, mark);
+      seed_idn_addresses (list);
+    }
+
+  return list;
+}
+
 static void
 set_address_charsets (InternetAddressList *list)
 {
@@ -1674,7 +1914,7 @@ parse_address_field (MessageField          field,
   if (!check_header_text (field, text, error))
     return FALSE;
 
-  list = parse_address_list (text, &bad_item);
+  list = parse_address_list_literally (text, &bad_item);
   if (list == NULL || bad_item != NULL)
     {
       g_autofree char *excerpt = quote_excerpt (bad_item != NULL ? bad_item : text);
@@ -1832,11 +2072,48 @@ query_file (GFile         *file,
   return TRUE;
 }
 
+/* A file name as it may stand in a part header. A name can hold any character but "/" and
+ * NUL, and a line break in it would end the header line ("x\r\nBcc: …" became a header of
+ * its own): each run of control characters (C0, DEL, C1) and of Unicode line and paragraph
+ * separators becomes one space, and the result is trimmed, so the reader still sees the
+ * words of the name. GMime then quotes it or, when not ASCII, encodes it per RFC 2231. */
+static char *
+clean_file_name (const char *name)
+{
+  g_autofree char *valid = g_utf8_make_valid (name, -1);
+  GString *clean = g_string_sized_new (strlen (valid));
+  gboolean in_run = FALSE;
+
+  for (const char *p = valid; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+      GUnicodeType type = g_unichar_type (c);
+
+      if (type == G_UNICODE_CONTROL || type == G_UNICODE_LINE_SEPARATOR ||
+          type == G_UNICODE_PARAGRAPH_SEPARATOR)
+        {
+          if (!in_run)
+            g_string_append_c (clean, ' ');
+          in_run = TRUE;
+          continue;
+        }
+      in_run = FALSE;
+      g_string_append_unichar (clean, c);
+    }
+
+  g_strstrip (clean->str);
+  clean->len = strlen (clean->str);
+  if (clean->len == 0)
+    g_string_assign (clean, "_");
+
+  return g_string_free (clean, FALSE);
+}
+
 /* Looks at the attachment without loading it: name, size and its first bytes for the type. */
 static AttachmentInfo *
-inspect_attachment (const Attachment  *attachment,
-                    GCancellable      *cancellable,
-                    GError           **error)
+inspect_attachment (Attachment    *attachment,
+                    GCancellable  *cancellable,
+                    GError       **error)
 {
   g_auto(AttachmentInput) input = ATTACHMENT_INPUT_INIT;
   g_autofree char *content_type = NULL;
@@ -1849,12 +2126,23 @@ inspect_attachment (const Attachment  *attachment,
   GError *local_error = NULL;
   gboolean ok = TRUE;
 
-  if (attachment->file != NULL)
+  if (attachment->spool != NULL)
+    name = g_strdup (attachment->spool_name);
+  else if (attachment->file != NULL)
     ok = query_file (attachment->file, &name, &size, cancellable, &local_error);
   else
     name = g_filename_display_basename (attachment->path);
 
+  if (attachment->spool == NULL)
+    {
+      char *clean = clean_file_name (name);
+
+      g_free (name);
+      name = clean;
+    }
+
   if (!ok ||
+      !attachment_make_rereadable (attachment, cancellable, &local_error) ||
       !attachment_input_open (&input, attachment, cancellable, &local_error) ||
       !attachment_input_read_all (&input, head, sizeof head, &head_len, cancellable,
                                   &local_error))
@@ -1862,9 +2150,10 @@ inspect_attachment (const Attachment  *attachment,
       g_propagate_error (error, attachment_error (name, local_error));
       return NULL;
     }
+  if (attachment->spool != NULL && attachment->spool_name == NULL)
+    attachment->spool_name = g_strdup (name);
 
-  if (attachment->file == NULL)
-    attachment_input_get_size (&input, &size, cancellable);
+  attachment_input_get_size (&input, &size);
 
   /* An empty file would sniff as "zero-size"; its name says more. */
   content_type = g_content_type_guess (name, head_len > 0 ? head : NULL, head_len, NULL);
@@ -2047,6 +2336,129 @@ dispatch_message_needs_smtputf8 (DispatchMessage *self)
 
 /* Building the GMime tree */
 
+/* RFC 2047 §5 (3): the characters that may stand for themselves in a "Q" encoded word in
+ * unstructured text. */
+static gboolean
+is_q_safe (char c)
+{
+  return c != '\0' && (g_ascii_isalnum (c) || strchr ("!*+-/", c) != NULL);
+}
+
+/* The longest encoded word is 75 characters (RFC 2047 §2), "=?UTF-8?Q?" and "?=" included. */
+#define ENCODED_WORD_PAYLOAD (75 - 12)
+
+/* RFC 2047 "Q" encoded words of whole characters (§5) that decode to exactly @text, folded one
+ * per line ("\n " between them). GMime writes text that
+ * merely looks like an encoded word ("=?utf-8?b?…?=") as it is, so the recipient decoded it
+ * (to a line break, say) instead of showing what was typed; this form leaves nothing to
+ * take for an encoded word but our own. "Q" rather than "B": readers, GMime among them, join
+ * adjacent words before decoding, which base64 padding would break. */
+static char *
+encode_header_words (const char *text)
+{
+  GString *out = g_string_new (NULL);
+  const char *p = text;
+
+  while (*p != '\0')
+    {
+      gsize payload = 0;
+
+      g_string_append (out, out->len == 0 ? "=?UTF-8?Q?" : "\n =?UTF-8?Q?");
+      while (*p != '\0')
+        {
+          const char *next = g_utf8_next_char (p);
+          gsize need = 0;
+
+          for (const char *c = p; c < next; c++)
+            need += *c == ' ' || is_q_safe (*c) ? 1 : 3;
+          if (payload > 0 && payload + need > ENCODED_WORD_PAYLOAD)
+            break;
+
+          for (; p < next; p++)
+            {
+              if (*p == ' ')
+                g_string_append_c (out, '_');
+              else if (is_q_safe (*p))
+                g_string_append_c (out, *p);
+              else
+                g_string_append_printf (out, "=%02X", (guchar) *p);
+            }
+          payload += need;
+        }
+      g_string_append (out, "?=");
+    }
+
+  return g_string_free (out, FALSE);
+}
+
+/* An address as it goes into a header: GMime's form, except that a display name with "=?" is
+ * written as our own encoded words (see above), since GMime would write it as it is. */
+static void
+append_address (GString         *out,
+                InternetAddress *address)
+{
+  const char *name = internet_address_get_name (address);
+
+  if (INTERNET_ADDRESS_IS_GROUP (address))
+    {
+      InternetAddressList *members = internet_address_group_get_members (INTERNET_ADDRESS_GROUP (address));
+
+      if (name != NULL && strstr (name, "=?") != NULL)
+        {
+          g_autofree char *words = encode_header_words (name);
+
+          g_string_append (out, words);
+        }
+      else if (name != NULL)
+        {
+          g_autofree char *phrase = g_mime_utils_header_encode_phrase (NULL, name, "utf-8");
+
+          g_string_append (out, phrase);
+        }
+      g_string_append (out, ":");
+      for (int i = 0; i < internet_address_list_length (members); i++)
+        {
+          g_string_append (out, i == 0 ? "\n " : ",\n ");
+          append_address (out, internet_address_list_get_address (members, i));
+        }
+      g_string_append (out, ";");
+    }
+  else if (name != NULL && strstr (name, "=?") != NULL)
+    {
+      g_autofree char *words = encode_header_words (name);
+      const char *addr = internet_address_mailbox_get_addr (INTERNET_ADDRESS_MAILBOX (address));
+      InternetAddress *bare = internet_address_mailbox_new (NULL, addr);
+      g_autofree char *spec = internet_address_to_string (bare, NULL, TRUE);
+
+      g_object_unref (bare);
+      g_string_append_printf (out, "%s\n <%s>", words, spec);
+    }
+  else
+    {
+      g_autofree char *text = internet_address_to_string (address, NULL, TRUE);
+
+      g_string_append (out, text);
+    }
+}
+
+static gboolean
+has_literal_word (InternetAddressList *list)
+{
+  for (int i = 0; i < internet_address_list_length (list); i++)
+    {
+      InternetAddress *address = internet_address_list_get_address (list, i);
+      const char *name = internet_address_get_name (address);
+
+      if (name != NULL && strstr (name, "=?") != NULL)
+        return TRUE;
+      if (INTERNET_ADDRESS_IS_GROUP (address) &&
+          has_literal_word (internet_address_group_get_members (INTERNET_ADDRESS_GROUP (address))))
+        return TRUE;
+    }
+
+  return FALSE;
+}
+
 static void
 add_addresses (GMimeMessage     *message,
                GMimeAddressType  type,
@@ -2059,11 +2471,27 @@ add_addresses (GMimeMessage     *message,
 
   /* Parsed again from the text _prepare() validated, so no GMime object is shared between
    * writes; the result is the same list. */
-  list = parse_address_list (text, NULL);
+  list = parse_address_list_literally (text, NULL);
   g_return_if_fail (list != NULL);
 
   set_address_charsets (list);
   internet_address_list_append (g_mime_message_get_addresses (message, type), list);
+
+  if (has_literal_word (list))
+    {
+      static const char * const names[] = { "Sender", "From", "Reply-To", "To", "Cc", "Bcc" };
+      GMimeHeader *header = g_mime_header_list_get_header (g_mime_object_get_header_list (GMIME_OBJECT (message)),
+                                                           names[type]);
+      g_autoptr(GString) raw = g_string_new (NULL);
+
+      for (int i = 0; i < internet_address_list_length (list); i++)
+        {
+          g_string_append (raw, i == 0 ? " " : ",\n ");
+          append_address (raw, internet_address_list_get_address (list, i));
+        }
+      g_string_append_c (raw, '\n');
+      g_mime_header_set_raw_value (header, raw->str);
+    }
 }
 
 /* For "View message source": the first whole lines of the encoded attachment and a note.
@@ -2112,6 +2540,57 @@ preview_content (AttachmentInfo  *info,
   return g_mime_data_wrapper_new_with_stream (stream, GMIME_CONTENT_ENCODING_BASE64);
 }
 
+/* RFC 2231 §7 attribute-char: what a parameter value may carry without %-encoding. */
+static gboolean
+is_attribute_char (char c)
+{
+  return g_ascii_isalnum (c) || (c != '\0' && strchr ("!#$&+-.^_`|~", c) != NULL);
+}
+
+/* One parameter, RFC 2231-encoded as UTF-8 and cut into numbered sections so that no line
+ * grows long: "\tname*0*=utf-8''…;\n\tname*1*=…". */
+static char *
+encode_rfc2231_parameter (const char *name,
+                          const char *value)
+{
+  GString *out = g_string_new (NULL);
+  guint section = 0;
+  gsize line_start = 0;
+
+  g_string_append_printf (out, "\t%s*0*=utf-8''", name);
+  for (const char *p = value; *p != '\0'; p++)
+    {
+      if (out->len - line_start > 64)
+        {
+          g_string_append_printf (out, ";\n\t%s*%u*=", name, ++section);
+          line_start = out->len;
+        }
+      if (is_attribute_char (*p))
+        g_string_append_c (out, *p);
+      else
+        g_string_append_printf (out, "%%%02X", (guchar) *p);
+    }
+
+  return g_string_free (out, FALSE);
+}
+
+/* GMime writes an ASCII file name as a quoted string as it is, and readers (GMime among them)
+ * decode what looks like an RFC 2047 word in it: a name with "=?" goes RFC 2231-encoded
+ * instead, which no reader takes for an encoded word. */
+static void
+set_literal_file_name (GMimeObject *part,
+                       const char  *header_name,
+                       const char  *value,
+                       const char  *parameter,
+                       const char  *file_name)
+{
+  GMimeHeader *header = g_mime_header_list_get_header (g_mime_object_get_header_list (part), header_name);
+  g_autofree char *encoded = encode_rfc2231_parameter (parameter, file_name);
+  g_autofree char *raw = g_strdup_printf (" %s;\n%s\n", value, encoded);
+
+  g_mime_header_set_raw_value (header, raw);
+}
+
 static GMimeObject *
 build_attachment_part (AttachmentInfo  *info,
                        WriteContext    *ctx,
@@ -2145,6 +2624,13 @@ build_attachment_part (AttachmentInfo  *info,
 
   g_mime_part_set_content (part, content);
 
+  if (strstr (info->name, "=?") != NULL)
+    {
+      set_literal_file_name (GMIME_OBJECT (part), "Content-Type", info->mime_type, "name", info->name);
+      set_literal_file_name (GMIME_OBJECT (part), "Content-Disposition",
+                             info->is_inline ? "inline" : "attachment", "filename", info->name);
+    }
+
   return GMIME_OBJECT (g_steal_pointer (&part));
 }
 
@@ -2167,7 +2653,18 @@ build_message (Prepared      *p,
   add_addresses (message, GMIME_ADDRESS_TYPE_TO, p->to);
   add_addresses (message, GMIME_ADDRESS_TYPE_CC, p->cc);
   if (p->subject != NULL)
-    g_mime_message_set_subject (message, p->subject, "utf-8");
+    {
+      g_mime_message_set_subject (message, p->subject, "utf-8");
+      if (strstr (p->subject, "=?") != NULL)
+        {
+          g_autofree char *words = encode_header_words (p->subject);
+          g_autofree char *raw = g_strconcat (" ", words, "\n", NULL);
+          GMimeHeader *header = g_mime_header_list_get_header (g_mime_object_get_header_list (object),
+                                                               "Subject");
+
+          g_mime_header_set_raw_value (header, raw);
+        }
+    }
   g_mime_message_set_date (message, p->date);
   g_mime_object_append_header (object, "Message-ID", message_id, NULL);
   g_mime_object_append_header (object, "User-Agent", "Dispatch/" PACKAGE_VERSION, NULL);

@@ -33,7 +33,10 @@ const char      *dispatch_message_get_subject      (DispatchMessage *self);
 void             dispatch_message_set_text         (DispatchMessage *self, const char *text);
 const char      *dispatch_message_get_text         (DispatchMessage *self);
 
-/* A file is attached once however often it is added, as a GFile or by its path. */
+/* A file is attached once however often it is added, as a GFile or by its path. One that
+ * can be read only once (a pipe, a device, a remote file without a local path) is copied at
+ * the first _prepare() into a private temporary file (mode 0600, its name removed at once),
+ * from which every later read comes. */
 void             dispatch_message_add_attachment   (DispatchMessage *self, GFile *file);
 /* A local file by its name (relative to the current folder, or absolute), as on a command
  * line; the same as adding g_file_new_for_path (@path), but read without GIO's VFS, which
@@ -46,7 +49,8 @@ guint            dispatch_message_get_n_attachments (DispatchMessage *self);
 /* Validates every field and builds the MIME tree. Must be called (again) after a change and
  * before the getters below. @allow_8bit: the server offers 8BITMIME, so the text part may go
  * as 8bit; @allow_utf8_headers: the server offers SMTPUTF8 (headers/addresses may stay raw).
- * Reads the start of each attachment to sniff its type; does not load them.
+ * Reads the start of each attachment to sniff its type; does not load them (except a pipe
+ * or another file that cannot be read twice, which is spooled, see above).
  * Errors: DISPATCH_ERROR_INVALID_INPUT naming the field ("To", "Subject", …) for a bad address,
  * a missing sender or recipient, or CR/LF in a header field; DISPATCH_ERROR_FILE naming the
  * file for an unreadable attachment. */
@@ -65,8 +69,8 @@ gboolean         dispatch_message_needs_8bitmime   (DispatchMessage *self);
 gboolean         dispatch_message_needs_smtputf8   (DispatchMessage *self);
 
 /* After _prepare(): the exact size in octets of the message as written by _write() without
- * dot-stuffing (CRLF line ends). Opens each attachment for its length; reads one only when
- * it has none to tell (a pipe). Valid while the files do not change. */
+ * dot-stuffing (CRLF line ends). Opens each attachment for its length. Valid while the files
+ * do not change. */
 guint64          dispatch_message_get_size         (DispatchMessage *self,
                                                     GCancellable    *cancellable,
                                                     GError         **error);

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "dispatch-smtp-auth.h"
 #include "dispatch-smtp-capabilities.h"
 
 struct _DispatchSmtpCapabilities
@@ -101,6 +102,9 @@ first_word (const char *line)
   return g_utf8_make_valid (start, len);
 }
 
+/* The list is bounded: checking each new name against a list that grew with the reply made
+ * one EHLO cost seconds of CPU. Past the bound only the mechanisms we can use still count, so
+ * a server that lists junk first still gets its PLAIN. */
 static void
 add_auth_mechanisms (GPtrArray          *mechanisms,
                      const char * const *params)
@@ -110,6 +114,9 @@ add_auth_mechanisms (GPtrArray          *mechanisms,
       g_autofree char *name = g_ascii_strup (params[i], -1);
 
       if (!is_sasl_mechanism_name (name))
+        continue;
+      if (mechanisms->len >= DISPATCH_SMTP_CAPABILITIES_MAX_AUTH_MECHANISMS &&
+          !dispatch_smtp_auth_is_supported (name))
         continue;
       if (g_ptr_array_find_with_equal_func (mechanisms, name, g_str_equal, NULL))
         continue;

@@ -7,6 +7,10 @@
 
 G_BEGIN_DECLS
 
+/* AUTH mechanisms kept from one EHLO reply; past these, only those the engine can use are
+ * added. Real servers list a few. */
+#define DISPATCH_SMTP_CAPABILITIES_MAX_AUTH_MECHANISMS 64
+
 typedef enum
 {
   DISPATCH_SMTP_CAPABILITY_NONE                = 0,

@@ -25,6 +25,8 @@ struct _DispatchSmtpConnection
   GIOStream *stream;               /* socket_connection, or the TLS connection on top of it */
   GOutputStream *output;           /* buffered, over stream's output */
   GByteArray *buffer;              /* received, not yet parsed */
+  gsize line_start;                /* offset in buffer after its last LF: the line still coming */
+  guint n_awaited;                 /* replies due for what was sent: each reply has its command */
   char *host;
   guint16 port;
   char *ca_file;
@@ -386,6 +388,7 @@ handshake (DispatchSmtpConnection  *self,
   g_autoptr(GError) local_error = NULL;
   g_autofree char *version = NULL;
   g_autofree char *cipher = NULL;
+  GTlsProtocolVersion negotiated;
 
   if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
     {
@@ -470,8 +473,26 @@ handshake (DispatchSmtpConnection  *self,
     }
   g_signal_handlers_disconnect_by_data (tls, self);
 
+  /* RFC 8996: TLS 1.0 and 1.1 are gone. GnuTLS on some systems still agrees to them, so the
+   * version is checked here, before a byte of SMTP — the password least of all — goes over it. */
+  negotiated = g_tls_connection_get_protocol_version (G_TLS_CONNECTION (tls));
+  if (negotiated == G_TLS_PROTOCOL_VERSION_SSL_3_0 ||
+      negotiated == G_TLS_PROTOCOL_VERSION_TLS_1_0 ||
+      negotiated == G_TLS_PROTOCOL_VERSION_TLS_1_1)
+    {
+      notef (self, "TLS established: %s, refused", protocol_version_name (negotiated));
+      dispatch_set_error (error, DISPATCH_ERROR_TLS_FAILED, DISPATCH_SMTP_STAGE_TLS, NULL,
+                          _("Nothing was sent. The server must be updated to TLS 1.2 or newer "
+                            "(RFC 8996)."),
+                          /* Translators: first %s is a server name, second a version like "TLS 1.0" */
+                          _("%s offers only %s, which is no longer secure."),
+                          self->host, protocol_version_name (negotiated));
+      return FALSE;
+    }
+
   set_stream (self, tls);
   g_byte_array_set_size (self->buffer, 0);
+  self->line_start = 0;
 
   version = dispatch_smtp_connection_dup_tls_version (self);
   cipher = dispatch_smtp_connection_dup_tls_cipher (self);
@@ -555,7 +576,64 @@ dispatch_smtp_connection_connect (DispatchSmtpConnection  *self,
   if (implicit_tls && !handshake (self, cancellable, error))
     return FALSE;
 
+  /* The greeting is the first reply due. */
+  self->n_awaited = 1;
   return TRUE;
+}
+
+/* Takes whatever the server has sent that was not read yet, without waiting for more. */
+static void
+take_available (DispatchSmtpConnection *self,
+                GCancellable           *cancellable)
+{
+  GInputStream *input = g_io_stream_get_input_stream (self->stream);
+  guint8 chunk[READ_CHUNK];
+  gssize n;
+
+  if (!G_IS_POLLABLE_INPUT_STREAM (input) ||
+      !g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (input)))
+    return;
+
+  /* An error (would block, or a broken link the next write reports) means nothing to take;
+   * TLS records that carry no data, such as session tickets, are not data either. */
+  n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (input), chunk, sizeof chunk,
+                                                cancellable, NULL);
+  if (n > 0)
+    g_byte_array_append (self->buffer, chunk, n);
+}
+
+/* Every reply belongs to one command. Bytes that came while no reply was due would be taken
+ * for the answer to the next command — a "235" slipped in after EHLO passing for the answer
+ * to AUTH — so they end the session, as after STARTTLS. */
+static gboolean
+check_nothing_unasked (DispatchSmtpConnection  *self,
+                       GCancellable            *cancellable,
+                       GError                 **error)
+{
+  g_autofree char *text = NULL;
+  gsize len;
+
+  if (self->buffer->len == 0)
+    take_available (self, cancellable);
+  if (self->buffer->len == 0)
+    return TRUE;
+
+  len = MIN (self->buffer->len, 200);
+  if (memchr (self->buffer->data, '\n', len) != NULL)
+    len = (const guint8 *) memchr (self->buffer->data, '\n', len) - self->buffer->data;
+  text = g_utf8_make_valid ((const char *) self->buffer->data, len);
+  g_strchomp (text);
+  for (char *p = text; *p != '\0'; p++)
+    if (g_ascii_iscntrl (*p))
+      *p = '?';
+  note (self, DISPATCH_SMTP_DIRECTION_SERVER, text);
+  dispatch_set_error (error, DISPATCH_ERROR_PROTOCOL, DISPATCH_SMTP_STAGE_NONE, text,
+                      _("Someone between you and the server may be tampering with the "
+                        "connection, or the server is broken."),
+                      /* Translators: %s is a server name */
+                      _("%s sent a reply to no command; the connection was closed for safety."),
+                      self->host);
+  return FALSE;
 }
 
 gboolean
@@ -576,6 +654,11 @@ dispatch_smtp_connection_queue (DispatchSmtpConnection  *self,
                           _("The connection to %s was lost."), self->host ? self->host : "");
       return FALSE;
     }
+
+  /* A command that opens a new group: nothing may have come since the last reply. */
+  if (self->n_awaited == 0 && !check_nothing_unasked (self, cancellable, error))
+    return FALSE;
+  self->n_awaited++;
 
   if (shown != NULL)
     note (self, DISPATCH_SMTP_DIRECTION_CLIENT, shown);
@@ -649,17 +732,22 @@ dispatch_smtp_connection_read_reply (DispatchSmtpConnection  *self,
 
   input = g_io_stream_get_input_stream (self->stream);
 
-  for (;;)
+  /* Whatever is buffered is parsed once; after that only when a line has ended or the line
+   * still coming has outgrown the cap. A server that sends a reply byte by byte then costs
+   * one parse per line, not one per byte. */
+  for (gboolean parse = TRUE; ; )
     {
       g_autoptr(GError) parse_error = NULL;
       GError *io_error = NULL;
-      DispatchSmtpReply *reply;
+      DispatchSmtpReply *reply = NULL;
       gsize consumed = 0;
       guint8 chunk[READ_CHUNK];
+      const guint8 *last_lf;
       gssize n;
 
-      reply = dispatch_smtp_reply_parse ((const char *) self->buffer->data, self->buffer->len,
-                                         &consumed, &parse_error);
+      if (parse)
+        reply = dispatch_smtp_reply_parse ((const char *) self->buffer->data, self->buffer->len,
+                                           &consumed, &parse_error);
       if (reply != NULL)
         {
           g_autofree char *text = dispatch_smtp_reply_to_string (reply);
@@ -668,6 +756,9 @@ dispatch_smtp_connection_read_reply (DispatchSmtpConnection  *self,
           for (guint i = 0; lines[i] != NULL; i++)
             note (self, DISPATCH_SMTP_DIRECTION_SERVER, lines[i]);
           g_byte_array_remove_range (self->buffer, 0, consumed);
+          self->line_start = self->line_start > consumed ? self->line_start - consumed : 0;
+          if (self->n_awaited > 0)
+            self->n_awaited--;
           return reply;
         }
       if (parse_error != NULL)
@@ -700,7 +791,21 @@ dispatch_smtp_connection_read_reply (DispatchSmtpConnection  *self,
           return NULL;
         }
       g_byte_array_append (self->buffer, chunk, n);
+      last_lf = NULL;
+      for (gssize i = n; i > 0 && last_lf == NULL; i--)
+        if (chunk[i - 1] == '\n')
+          last_lf = chunk + i - 1;
+      if (last_lf != NULL)
+        self->line_start = self->buffer->len - n + (last_lf - chunk) + 1;
+      parse = last_lf != NULL || self->buffer->len - self->line_start > DISPATCH_SMTP_REPLY_MAX_LINE_LENGTH + 1;
     }
+}
+
+guint
+dispatch_smtp_connection_get_n_awaited (DispatchSmtpConnection *self)
+{
+  g_return_val_if_fail (DISPATCH_IS_SMTP_CONNECTION (self), 0);
+  return self->n_awaited;
 }
 
 gboolean
@@ -809,4 +914,6 @@ dispatch_smtp_connection_close (DispatchSmtpConnection *self)
   g_clear_object (&self->stream);
   g_clear_object (&self->socket_connection);
   g_byte_array_set_size (self->buffer, 0);
+  self->line_start = 0;
+  self->n_awaited = 0;
 }

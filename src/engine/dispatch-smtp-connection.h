@@ -65,6 +65,10 @@ DispatchSmtpReply      *dispatch_smtp_connection_read_reply   (DispatchSmtpConne
                                                                GCancellable           *cancellable,
                                                                GError                **error);
 
+/* Replies due for the commands sent so far (the greeting counts as one). A command queued when
+ * none is due first checks that nothing arrived unasked (DISPATCH_ERROR_PROTOCOL otherwise). */
+guint                   dispatch_smtp_connection_get_n_awaited (DispatchSmtpConnection *self);
+
 /* After the server's 220 to STARTTLS: refuses if any byte arrived after that reply (command
  * injection), then performs the handshake on the same stream. */
 gboolean                dispatch_smtp_connection_starttls     (DispatchSmtpConnection *self,

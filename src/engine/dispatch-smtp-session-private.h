@@ -35,6 +35,10 @@ struct _DispatchSmtpJob
   /* The mechanism of an AUTH sent ahead of the transaction whose reply is still to be read. */
   char                     *auth_pending;
   guint64                   total;
+  /* A server that answered 503 to a command sent ahead of its turn (after a success, so not
+   * for a reason of its own): the transaction is done again, one command at a time. */
+  gboolean                  pipelining_refused;
+  gboolean                  lockstep;
 };
 
 void                dispatch_smtp_job_set_state       (DispatchSmtpJob    *job,

@@ -2,13 +2,17 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * Pipelined when the server offers PIPELINING (RFC 2920), chunked when it offers CHUNKING
- * (RFC 3030), in lock-step otherwise. An AUTH PLAIN may lead the first flight (RFC 4954 §4):
+ * (RFC 3030), in lock-step otherwise. An AUTH PLAIN may lead the first flight (RFC 4954 §4),
+ * but nothing that commits the message leaves before its 235 is read: pipelining saves round
+ * trips, it never changes what happens.
  *
  *   C: [AUTH PLAIN …]  C: MAIL FROM:<a> SIZE=n  C: RCPT TO:<b> …  C: DATA    S: [235] 250 … 354
  *   C: message, dot-stuffed   C: .   C: QUIT                                 S: 250 queued as X, 221
- * or
- *   C: [AUTH PLAIN …]  C: MAIL …  C: RCPT …  C: BDAT n LAST + message  C: QUIT
- *                                                                     S: [235] 250 … 250 … 221
+ * or, signed in the same flight
+ *   C: AUTH PLAIN …  C: MAIL …  C: RCPT …                                    S: 235 250 … 250
+ *   C: BDAT n LAST + message  C: QUIT                                        S: 250 queued as X, 221
+ * or, without AUTH in the flight
+ *   C: MAIL …  C: RCPT …  C: BDAT n LAST + message  C: QUIT                 S: 250 … 250 … 221
  */
 #include "config.h"
 
@@ -34,6 +38,7 @@ on_message_progress (guint64  written,
 
 static gboolean
 read_mail_reply (DispatchSmtpJob  *job,
+                 guint            *code,
                  GCancellable     *cancellable,
                  GError          **error)
 {
@@ -41,6 +46,7 @@ read_mail_reply (DispatchSmtpJob  *job,
 
   if (reply == NULL)
     return FALSE;
+  *code = dispatch_smtp_reply_get_code (reply);
   if (dispatch_smtp_reply_get_class (reply) != 2)
     {
       dispatch_smtp_job_set_reply_error (error, reply, DISPATCH_SMTP_STAGE_SENDER, DISPATCH_ERROR_SENDER_REFUSED,
@@ -57,6 +63,7 @@ read_mail_reply (DispatchSmtpJob  *job,
 static gboolean
 read_rcpt_reply (DispatchSmtpJob  *job,
                  const char       *address,
+                 guint            *code,
                  GCancellable     *cancellable,
                  GError          **error)
 {
@@ -65,6 +72,7 @@ read_rcpt_reply (DispatchSmtpJob  *job,
 
   if (reply == NULL)
     return FALSE;
+  *code = dispatch_smtp_reply_get_code (reply);
 
   text = dispatch_smtp_reply_to_string (reply);
   dispatch_smtp_job_recipient (job, address, dispatch_smtp_reply_get_code (reply), text);
@@ -120,26 +128,38 @@ read_envelope_replies (DispatchSmtpJob     *job,
 {
   g_autoptr(GError) auth_error = NULL;
   g_autoptr(GError) sender_error = NULL;
+  gboolean auth_ok;
+  gboolean mail_ok;
+  guint code = 0;
 
   /* A sign-in sent in the same flight answers first; without it the envelope's replies mean
    * little, but they are read all the same. */
-  if (!dispatch_smtp_job_finish_auth (job, cancellable, &auth_error) && !is_refusal (auth_error))
+  auth_ok = dispatch_smtp_job_finish_auth (job, cancellable, &auth_error);
+  if (!auth_ok && !is_refusal (auth_error))
     {
       g_propagate_error (error, g_steal_pointer (&auth_error));
       return FALSE;
     }
 
-  if (!read_mail_reply (job, cancellable, &sender_error) &&
+  mail_ok = read_mail_reply (job, &code, cancellable, &sender_error);
+  if (!mail_ok &&
       !g_error_matches (sender_error, DISPATCH_ERROR, DISPATCH_ERROR_SENDER_REFUSED) &&
       !g_error_matches (sender_error, DISPATCH_ERROR, DISPATCH_ERROR_TEMPORARY))
     {
       g_propagate_error (error, g_steal_pointer (&sender_error));
       return FALSE;
     }
+  /* "Bad sequence" right after a success is the server objecting to the pipelining itself. */
+  if (!mail_ok && code == 503 && auth_ok)
+    job->pipelining_refused = TRUE;
 
   for (guint i = 0; recipients[i] != NULL; i++)
-    if (!read_rcpt_reply (job, recipients[i], cancellable, error))
-      return FALSE;
+    {
+      if (!read_rcpt_reply (job, recipients[i], &code, cancellable, error))
+        return FALSE;
+      if (code == 503 && mail_ok)
+        job->pipelining_refused = TRUE;
+    }
 
   if (auth_error != NULL)
     {
@@ -182,10 +202,11 @@ lockstep_envelope (DispatchSmtpJob     *job,
                    GError             **error)
 {
   g_autofree char *mail = build_mail_command (job, size, error);
+  guint code;
 
   if (mail == NULL || !dispatch_smtp_job_send (job, mail, NULL, cancellable, error))
     return FALSE;
-  if (!read_mail_reply (job, cancellable, error))
+  if (!read_mail_reply (job, &code, cancellable, error))
     return FALSE;
 
   for (guint i = 0; recipients[i] != NULL; i++)
@@ -196,7 +217,7 @@ lockstep_envelope (DispatchSmtpJob     *job,
 
       if (rcpt == NULL || !dispatch_smtp_job_send (job, rcpt, NULL, cancellable, error))
         return FALSE;
-      if (!read_rcpt_reply (job, recipients[i], cancellable, error))
+      if (!read_rcpt_reply (job, recipients[i], &code, cancellable, error))
         return FALSE;
     }
 
@@ -230,6 +251,18 @@ queue_envelope (DispatchSmtpJob     *job,
         return FALSE;
     }
   return TRUE;
+}
+
+/* Stands for the outcome while the transaction is done again in lock-step; the user sees it
+ * only when the retry cannot happen. */
+static void
+set_pipelining_error (DispatchSmtpJob  *job,
+                      GError          **error)
+{
+  dispatch_set_error (error, DISPATCH_ERROR_PROTOCOL, DISPATCH_SMTP_STAGE_RECIPIENT, NULL, NULL,
+                      /* Translators: %s is a server name */
+                      _("%s refused commands sent together (PIPELINING) although it offers that."),
+                      dispatch_smtp_job_host (job));
 }
 
 /* The reply to the end of the data: "250 … queued as X", or the reason for refusal. */
@@ -441,6 +474,9 @@ transfer_with_data (DispatchSmtpJob     *job,
           g_propagate_error (error, g_steal_pointer (&envelope_error));
           return FALSE;
         }
+      /* Some recipients lost to the server's objection: the message waits for the retry. */
+      if (envelope_error == NULL && job->pipelining_refused)
+        set_pipelining_error (job, &envelope_error);
     }
   else
     {
@@ -452,6 +488,13 @@ transfer_with_data (DispatchSmtpJob     *job,
   go_ahead = dispatch_smtp_job_read_reply (job, DISPATCH_SMTP_STAGE_DATA, cancellable, error);
   if (go_ahead == NULL)
     return FALSE;
+
+  if (pipelining && envelope_error == NULL && dispatch_smtp_reply_get_code (go_ahead) == 503)
+    {
+      job->pipelining_refused = TRUE;
+      set_pipelining_error (job, error);
+      return FALSE;
+    }
 
   if (envelope_error != NULL)
     {
@@ -508,7 +551,8 @@ transfer_with_bdat (DispatchSmtpJob     *job,
   g_autoptr(GError) envelope_error = NULL;
   g_autoptr(GError) data_error = NULL;
   g_autoptr(DispatchSmtpReply) final = NULL;
-  gboolean one_flight = pipelining && job->total <= ONE_FLIGHT_MAX;
+  /* BDAT … LAST commits the message: it never leaves before the sign-in's 235 is read. */
+  gboolean one_flight = pipelining && job->total <= ONE_FLIGHT_MAX && job->auth_pending == NULL;
   g_autoptr(GError) write_error = NULL;
 
   if (!pipelining)
@@ -521,9 +565,14 @@ transfer_with_bdat (DispatchSmtpJob     *job,
       if (!queue_envelope (job, job->total, recipients, cancellable, error))
         return FALSE;
       /* A big upload waits for the envelope's verdict: one round trip is cheap next to
-       * sending megabytes nobody will take. */
+       * sending megabytes nobody will take. So does any message behind a sign-in. */
       if (!one_flight && !read_envelope_replies (job, recipients, cancellable, error))
         return FALSE;
+      if (!one_flight && job->pipelining_refused)
+        {
+          set_pipelining_error (job, error);
+          return FALSE;
+        }
     }
 
   bdat = g_object_new (DISPATCH_TYPE_BDAT_STREAM, NULL);
@@ -561,6 +610,9 @@ transfer_with_bdat (DispatchSmtpJob     *job,
 
       if (reply == NULL)
         return FALSE;
+      if (pipelining && dispatch_smtp_reply_get_code (reply) == 503 && envelope_error == NULL &&
+          job->result->accepted->len > 0)
+        job->pipelining_refused = TRUE;
       if (i + 1 < bdat->n_chunks)
         {
           if (dispatch_smtp_reply_get_class (reply) != 2 && data_error == NULL && envelope_error == NULL)
@@ -570,14 +622,6 @@ transfer_with_bdat (DispatchSmtpJob     *job,
         final = g_steal_pointer (&reply);
     }
 
-  /* A server that refused the sign-in may still take mail it would take from anyone; the
-   * message went out in the same flight, so what counts is whether it was accepted. */
-  if (envelope_error != NULL && dispatch_error_get_stage (envelope_error) == DISPATCH_SMTP_STAGE_AUTH &&
-      job->result->accepted->len > 0 && data_error == NULL && dispatch_smtp_reply_get_class (final) == 2)
-    {
-      job->result->auth_refused = g_strdup (dispatch_error_get_reply (envelope_error));
-      g_clear_error (&envelope_error);
-    }
   if (envelope_error != NULL)
     {
       g_propagate_error (error, g_steal_pointer (&envelope_error));
@@ -597,7 +641,7 @@ dispatch_smtp_job_transaction (DispatchSmtpJob  *job,
                                GError          **error)
 {
   DispatchSmtpCapabilities *caps = job->capabilities;
-  gboolean pipelining = dispatch_smtp_capabilities_has (caps, DISPATCH_SMTP_CAPABILITY_PIPELINING);
+  gboolean pipelining = !job->lockstep && dispatch_smtp_capabilities_has (caps, DISPATCH_SMTP_CAPABILITY_PIPELINING);
   gboolean chunking = dispatch_smtp_capabilities_has (caps, DISPATCH_SMTP_CAPABILITY_CHUNKING);
   guint64 max_size = dispatch_smtp_capabilities_get_max_size (caps);
   g_autoptr(GError) size_error = NULL;

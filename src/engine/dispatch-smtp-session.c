@@ -28,8 +28,10 @@
 #include "dispatch-smtp-session.h"
 #include "dispatch-smtp-session-private.h"
 
-/* How long a courtesy QUIT after a failure may take. */
-#define QUIT_TIMEOUT       5
+/* How long the replies to QUIT (and to anything still unanswered before it) may take. The
+ * outcome is known by then; a server that answers QUIT with 503 and keeps the connection open
+ * (Haraka, to a QUIT pipelined after the data) or not at all must not hold the user. */
+#define QUIT_GRACE         2
 
 /* ─── Result ─────────────────────────────────────────────────────────────────────────────── */
 
@@ -89,7 +91,6 @@ dispatch_smtp_result_copy (const DispatchSmtpResult *result)
   copy->tls_version = g_strdup (result->tls_version);
   copy->tls_cipher = g_strdup (result->tls_cipher);
   copy->auth_mechanism = g_strdup (result->auth_mechanism);
-  copy->auth_refused = g_strdup (result->auth_refused);
   copy->server_domain = g_strdup (result->server_domain);
   copy->bytes_sent = result->bytes_sent;
   copy->used_pipelining = result->used_pipelining;
@@ -110,7 +111,6 @@ dispatch_smtp_result_free (DispatchSmtpResult *result)
   g_free (result->tls_version);
   g_free (result->tls_cipher);
   g_free (result->auth_mechanism);
-  g_free (result->auth_refused);
   g_free (result->server_domain);
   g_free (result);
 }
@@ -480,7 +480,10 @@ check_wire (DispatchSmtpJob  *job,
 {
   if (!ok)
     {
-      if (g_error_matches (local_error, DISPATCH_ERROR, DISPATCH_ERROR_CONNECTION_LOST))
+      /* A broken wire cannot carry a QUIT; one that brought a reply to no command cannot
+       * be trusted to carry it to the right place. */
+      if (g_error_matches (local_error, DISPATCH_ERROR, DISPATCH_ERROR_CONNECTION_LOST) ||
+          g_error_matches (local_error, DISPATCH_ERROR, DISPATCH_ERROR_PROTOCOL))
         job->can_quit = FALSE;
       g_propagate_error (error, local_error);
     }
@@ -496,10 +499,10 @@ dispatch_smtp_job_queue (DispatchSmtpJob  *job,
                          GError          **error)
 {
   GError *local_error = NULL;
+  /* Called first: the arguments of one call are evaluated in no fixed order. */
+  gboolean ok = dispatch_smtp_connection_queue (job->connection, line, shown, cancellable, &local_error);
 
-  return check_wire (job,
-                     dispatch_smtp_connection_queue (job->connection, line, shown, cancellable, &local_error),
-                     local_error, error);
+  return check_wire (job, ok, local_error, error);
 }
 
 gboolean
@@ -510,10 +513,12 @@ dispatch_smtp_job_send (DispatchSmtpJob  *job,
                         GError          **error)
 {
   GError *local_error = NULL;
+  gboolean ok;
 
-  return dispatch_smtp_job_queue (job, line, shown, cancellable, error) &&
-         check_wire (job, dispatch_smtp_connection_flush (job->connection, cancellable, &local_error),
-                     local_error, error);
+  if (!dispatch_smtp_job_queue (job, line, shown, cancellable, error))
+    return FALSE;
+  ok = dispatch_smtp_connection_flush (job->connection, cancellable, &local_error);
+  return check_wire (job, ok, local_error, error);
 }
 
 static gboolean
@@ -732,7 +737,7 @@ can_pipeline_auth (DispatchSmtpJob *job,
                    const char      *mechanism,
                    gboolean         has_initial_response)
 {
-  return job->message != NULL && has_initial_response &&
+  return job->message != NULL && has_initial_response && !job->lockstep &&
          dispatch_smtp_capabilities_has (job->capabilities, DISPATCH_SMTP_CAPABILITY_PIPELINING) &&
          dispatch_smtp_auth_completes_at_once (mechanism);
 }
@@ -917,22 +922,38 @@ step_quit (DispatchSmtpJob *job,
 
   if (job->can_quit)
     {
+      dispatch_smtp_connection_set_timeout (job->connection,
+                                            MIN (QUIT_GRACE, dispatch_account_get_timeout (job->account)));
       dispatch_smtp_job_set_state (job, DISPATCH_SMTP_STATE_QUITTING);
       if (!job->quit_sent)
         job->quit_sent = dispatch_smtp_job_send (job, DISPATCH_SMTP_COMMAND_QUIT, NULL, cancellable, NULL);
-      if (job->quit_sent && wait_for_reply)
-        {
-          /* Pipelined replies may still be on their way: read until 221, or give up. */
-          for (guint i = 0; i < 64; i++)
-            {
-              g_autoptr(DispatchSmtpReply) reply = dispatch_smtp_job_read_reply (job, DISPATCH_SMTP_STAGE_QUIT, cancellable, NULL);
 
-              if (reply == NULL || dispatch_smtp_reply_get_code (reply) == 221)
-                break;
-            }
+      /* The replies still due end with the one to QUIT; whatever that one says — 221, or 503
+       * from a server that wanted QUIT on its own — the session is over. Silence for the grace
+       * period ends it too. */
+      while (job->quit_sent && wait_for_reply && dispatch_smtp_connection_get_n_awaited (job->connection) > 0)
+        {
+          g_autoptr(DispatchSmtpReply) reply = dispatch_smtp_job_read_reply (job, DISPATCH_SMTP_STAGE_QUIT, cancellable, NULL);
+
+          if (reply == NULL)
+            break;
         }
     }
   dispatch_smtp_connection_close (job->connection);
+}
+
+static gboolean
+dialogue (DispatchSmtpJob  *job,
+          GCancellable     *cancellable,
+          GError          **error)
+{
+  DispatchSmtpSecurity security = dispatch_account_get_security (job->account);
+
+  return step_connect (job, cancellable, error) &&
+         step_hello (job, cancellable, error) &&
+         (security != DISPATCH_SMTP_SECURITY_STARTTLS || step_starttls (job, cancellable, error)) &&
+         (!wants_auth (job) || step_auth (job, cancellable, error)) &&
+         (job->message == NULL || dispatch_smtp_job_transaction (job, cancellable, error));
 }
 
 static DispatchSmtpResult *
@@ -940,7 +961,6 @@ run (DispatchSmtpJob  *job,
      GCancellable     *cancellable,
      GError          **error)
 {
-  DispatchSmtpSecurity security = dispatch_account_get_security (job->account);
   g_autoptr(GError) local_error = NULL;
   gboolean ok;
 
@@ -952,11 +972,26 @@ run (DispatchSmtpJob  *job,
   if (ok && job->message != NULL)
     ok = dispatch_message_prepare (job->message, FALSE, TRUE, cancellable, &local_error);
 
-  ok = ok && step_connect (job, cancellable, &local_error) &&
-       step_hello (job, cancellable, &local_error) &&
-       (security != DISPATCH_SMTP_SECURITY_STARTTLS || step_starttls (job, cancellable, &local_error)) &&
-       (!wants_auth (job) || step_auth (job, cancellable, &local_error)) &&
-       (job->message == NULL || dispatch_smtp_job_transaction (job, cancellable, &local_error));
+  ok = ok && dialogue (job, cancellable, &local_error);
+
+  /* A server stricter than RFC 2920 refused commands sent together; nothing was delivered.
+   * The same send in lock-step is what the user asked for, so it is done at once, on a new
+   * connection: the old one may already carry a QUIT. */
+  if (!ok && job->pipelining_refused && !job->lockstep &&
+      !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      dispatch_smtp_job_info (job, "The server refused commands sent together (PIPELINING); "
+                                   "sending again one command at a time");
+      step_quit (job, TRUE, NULL);
+      g_clear_error (&local_error);
+      g_clear_pointer (&job->result, dispatch_smtp_result_free);
+      g_clear_pointer (&job->auth_pending, g_free);
+      job->result = result_new ();
+      job->lockstep = TRUE;
+      job->quit_sent = FALSE;
+      job->can_quit = FALSE;
+      ok = dialogue (job, cancellable, &local_error);
+    }
 
   if (ok)
     {
@@ -976,8 +1011,6 @@ run (DispatchSmtpJob  *job,
                       !g_error_matches (local_error, DISPATCH_ERROR, DISPATCH_ERROR_TIMEOUT) &&
                       !g_error_matches (local_error, DISPATCH_ERROR, DISPATCH_ERROR_STARTTLS_INJECTION);
 
-      dispatch_smtp_connection_set_timeout (job->connection,
-                                            MIN (QUIT_TIMEOUT, dispatch_account_get_timeout (job->account)));
       step_quit (job, wait, NULL);
     }
 
@@ -1050,6 +1083,9 @@ start (DispatchSmtpSession *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, source_tag);
+  /* Once the server has accepted the message, a Cancel that comes during QUIT must not turn
+   * "sent" into "cancelled" (a retry would send it twice): the worker's verdict stands. */
+  g_task_set_check_cancellable (task, FALSE);
 
   if (self->busy)
     {
@@ -1073,6 +1109,7 @@ start (DispatchSmtpSession *self,
 
   worker_task = g_task_new (NULL, cancellable, on_worker_done, g_steal_pointer (&task));
   g_task_set_source_tag (worker_task, start);
+  g_task_set_check_cancellable (worker_task, FALSE);
   g_task_set_task_data (worker_task, job, job_free);
   g_task_run_in_thread (worker_task, worker);
 }

@@ -53,8 +53,6 @@ typedef struct
   char       *tls_version;       /* "TLS 1.3", or NULL without TLS */
   char       *tls_cipher;        /* cipher suite name, or NULL */
   char       *auth_mechanism;    /* "PLAIN", or NULL when not authenticated */
-  char       *auth_refused;      /* the server's refusal of a sign-in sent in the same flight as
-                                  * the message, when it took the message all the same; else NULL */
   char       *server_domain;     /* from the EHLO reply */
   guint64     bytes_sent;        /* message octets on the wire */
   gboolean    used_pipelining;
