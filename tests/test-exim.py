@@ -237,6 +237,11 @@ def main():
                    % (label, authenticator, mailcheck.USER), 'id %r, log line %r' % (mid, line))
             tap.ok(re.search(r'^C: BDAT \d+ LAST$', err, re.M) and not re.search(r'^C: DATA$', err, re.M),
                    '%s: the message went with BDAT (CHUNKING), not DATA' % label, err[-3000:])
+            size = re.search(r'^C: MAIL FROM:<[^>]*> SIZE=(\d+)', err, re.M)
+            logged = re.search(r' S=(\d+) ', line[0]) if line else None
+            tap.ok(size and logged and int(size.group(1)) >= int(logged.group(1)) - 1000,
+                   '%s: MAIL FROM declared SIZE (RFC 1870), close to what Exim stored' % label,
+                   'declared %r, Exim S= %r' % (size and size.group(1), logged and logged.group(1)))
 
         # 2. The whole message set over submission with the best mechanism.
         for case in cases:
