@@ -2102,6 +2102,30 @@ test_unsolicited_reply (void)
   g_assert_false (transcript_has (&run, "C: QUIT"));
 }
 
+/* 421 is the one reply a server may send unasked, before it closes: a lost connection to try
+ * again, not an attack. */
+static void
+test_unsolicited_421 (void)
+{
+  g_auto(Run) run = { 0 };
+  g_autoptr(DispatchTestServer) server = dispatch_test_server_new (
+    "send 220 mx.test ESMTP\n"
+    "expect EHLO *\n"
+    "send-raw 250 mx.test\\r\\n421 4.3.2 Shutting down\\r\\n\n"
+    "close\n");
+  g_autoptr(DispatchAccount) account = NULL;
+  g_autoptr(DispatchMessage) message = make_message ();
+  guint16 port = dispatch_test_server_start (server);
+
+  run_init (&run);
+  account = make_account (port, DISPATCH_SMTP_SECURITY_NONE);
+  run_session (&run, account, NULL, message);
+  finish_server (server);
+
+  g_assert_error (run.error, DISPATCH_ERROR, DISPATCH_ERROR_CONNECTION_LOST);
+  g_assert_cmpstr (dispatch_error_get_reply (run.error), ==, "421 4.3.2 Shutting down");
+}
+
 /* Cancel after the server's 250 to the message: it was sent, and the result says so (a
  * "cancelled" would make the user send it twice). */
 static void
@@ -2359,6 +2383,7 @@ main (int   argc,
   g_test_add_func ("/session/pipelining-refused-retry", test_pipelining_refused_retry);
   g_test_add_func ("/session/tls-1.0-refused", test_tls_1_0_refused);
   g_test_add_func ("/session/unsolicited-reply", test_unsolicited_reply);
+  g_test_add_func ("/session/unsolicited-421", test_unsolicited_421);
   g_test_add_func ("/session/cancel-after-accepted", test_cancel_after_accepted);
   g_test_add_func ("/session/replies-byte-by-byte", test_replies_byte_by_byte);
   g_test_add_func ("/session/replies-slow-drip", test_replies_slow_drip);

@@ -703,8 +703,8 @@ attachment_input_open (AttachmentInput   *input,
       return TRUE;
     }
 
-  /* _prepare() spools every attachment without a local path. */
-  g_return_val_if_fail (path != NULL, FALSE);
+  /* _prepare() spools every attachment without a local path, so this is an invariant. */
+  g_assert (path != NULL);
 
   if (!attachment_input_open_path (input, path, cancellable, error))
     return FALSE;
@@ -813,7 +813,9 @@ spool_new_from (AttachmentInput  *in,
   if (fd < 0)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                   "cannot make a temporary copy: %s", tmp_error->message);
+                   /* Translators: completes “Cannot read the attachment “%s”: %s.”; the %s
+                    * here is the system's reason */
+                   _("cannot make a temporary copy of it: %s"), tmp_error->message);
       return NULL;
     }
   g_unlink (tmp_name);

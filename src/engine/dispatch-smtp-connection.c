@@ -610,13 +610,29 @@ check_nothing_unasked (DispatchSmtpConnection  *self,
                        GCancellable            *cancellable,
                        GError                 **error)
 {
+  g_autoptr(DispatchSmtpReply) closing = NULL;
   g_autofree char *text = NULL;
+  gsize consumed = 0;
   gsize len;
 
   if (self->buffer->len == 0)
     take_available (self, cancellable);
   if (self->buffer->len == 0)
     return TRUE;
+
+  /* The one reply a server may send unasked: 421, before it closes (RFC 5321 §3.8). */
+  closing = dispatch_smtp_reply_parse ((const char *) self->buffer->data, self->buffer->len, &consumed, NULL);
+  if (closing != NULL && dispatch_smtp_reply_get_code (closing) == 421)
+    {
+      g_autofree char *wire = dispatch_smtp_reply_to_string (closing);
+
+      note (self, DISPATCH_SMTP_DIRECTION_SERVER, wire);
+      dispatch_set_error (error, DISPATCH_ERROR_CONNECTION_LOST, DISPATCH_SMTP_STAGE_NONE, wire,
+                          _("The server may be overloaded or may have refused this client; "
+                            "try again later."),
+                          _("%s closed the connection unexpectedly."), self->host);
+      return FALSE;
+    }
 
   len = MIN (self->buffer->len, 200);
   if (memchr (self->buffer->data, '\n', len) != NULL)
