@@ -21,6 +21,7 @@ import os
 import pwd
 import re
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -187,6 +188,29 @@ class Exim:
                                tls_ports=[self.submissions])
 
 
+def send_ahead(port):
+    """EHLO, then MAIL, RCPT and DATA in one write to a port without PIPELINING; returns
+    Exim's reply to the RCPT (Exim checks, command by command, whether more input followed)."""
+    with socket.create_connection(('127.0.0.1', port), timeout=30) as s:
+        f = s.makefile('rb')
+
+        def reply():
+            lines = []
+            while True:
+                line = f.readline().decode('utf-8', 'replace')
+                lines.append(line.rstrip('\r\n'))
+                if len(line) < 4 or line[3] != '-':
+                    return '\n'.join(lines)
+
+        reply()
+        s.sendall(b'EHLO control.test\r\n')
+        reply()
+        s.sendall(b'MAIL FROM:<control@example.org>\r\nRCPT TO:<%s>\r\nDATA\r\n'
+                  % mailcheck.BOB.encode())
+        reply()
+        return reply()
+
+
 def message_id(out):
     m = re.search(r'\bid=(\w{6}-\w{6}-\w{2,4})\b', out)
     return m.group(1) if m else None
@@ -285,6 +309,12 @@ def main():
         # followed AUTH in the same flight had been accepted, the RCPT refused.)
         tap.ok(not broken, 'Exim logged no protocol error and no lost connection',
                '\n'.join(broken))
+        # The control: the sync port really cuts off a client that sends ahead, so the sends
+        # above passed it by waiting for each reply.
+        reply = send_ahead(exim.sync)
+        tap.ok(reply.startswith('554') and 'synchronization error' in reply,
+               'control: the sync port answers a command sent ahead with 554 synchronization error',
+               'got %r' % reply)
         panic = servercheck.tail(os.path.join(exim.dir, 'log', 'paniclog'), 2000)
         tap.ok(panic.startswith('(') or not panic.strip(), 'Exim wrote nothing to its panic log',
                panic)
