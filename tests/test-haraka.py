@@ -21,6 +21,7 @@
 import os
 import re
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -75,6 +76,30 @@ def configure(haraka_root, directory, store, submission, submissions, mx):
     write(os.path.join(config, 'test_mailboxes'), ''.join(a + '\n' for a in mailcheck.MAILBOXES))
     write(os.path.join(config, 'test_store'), store + '\n')
     write(os.path.join(config, 'test_mx_port'), '%d\n' % mx)
+
+
+def quit_after_data(port):
+    """A plaintext message whose final dot goes out in one write with QUIT; returns Haraka's
+    replies to the two."""
+    with socket.create_connection(('127.0.0.1', port), timeout=30) as s:
+        f = s.makefile('rb')
+
+        def reply():
+            lines = []
+            while True:
+                line = f.readline().decode('utf-8', 'replace')
+                lines.append(line.rstrip('\r\n'))
+                if len(line) < 4 or line[3] != '-':
+                    return '\n'.join(lines)
+
+        reply()
+        for command in (b'EHLO control.test', b'MAIL FROM:<control@example.org>',
+                        b'RCPT TO:<%s>' % mailcheck.BOB.encode(), b'DATA'):
+            s.sendall(command + b'\r\n')
+            reply()
+        s.sendall(b'Subject: control\r\n\r\nsent with QUIT behind the dot\r\n.\r\nQUIT\r\n')
+        # Haraka leaves the connection open after the 503; the second reply is all we wait for.
+        return [reply(), reply()]
 
 
 def main():
@@ -157,6 +182,13 @@ def main():
         for name in ('text-only', 'dots', 'unknown-recipient'):
             m.send('mx/plain, no AUTH/' + name, name, m.connect(mx, 'none', user=None),
                    time_limit=limit)
+
+        # The control: Haraka is as strict as the header says, so the time limits above do
+        # test that dispatch-send does not wait after a 503 to its QUIT.
+        replies = quit_after_data(mx)
+        tap.ok(len(replies) == 2 and replies[0].startswith('250') and replies[1].startswith('503'),
+               'control: Haraka answers a QUIT sent with the end of the data with 503',
+               'got %r' % replies)
 
         log = servercheck.tail(log_path, 10 ** 7)
         errors = [l for l in log.splitlines() if '[CRIT]' in l or '[EMERG]' in l
