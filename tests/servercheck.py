@@ -14,6 +14,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 
 import mailcheck
@@ -22,11 +23,18 @@ from mailcheck import describe_run, leaks, run_send
 START_TIMEOUT = 60
 STOP_TIMEOUT = 15
 DELIVERY_TIMEOUT = 60
-# How long to go on looking for a message that must not arrive.
+# How long to go on looking for a message that must not arrive, where the server stores it
+# after its reply (Exim delivers in a process of its own once the message is received).
 NO_DELIVERY_WAIT = 5
 # A small message to a server on loopback takes well under a second; a client that waits for
 # a reply that will never come sits out its timeout (20 s and more) before giving up.
 SMALL_SEND_LIMIT = 10
+
+
+def stop_on_sigterm():
+    """Meson ends a test that overran its timeout with SIGTERM; turned into SystemExit, it
+    still runs the `finally` that stops the server."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def free_ports(count):
@@ -53,8 +61,47 @@ def tail(path, limit=4000):
         return '(%s)' % e
 
 
+def _watch(pgid):
+    """Forks a process, in a session of its own, that stops the process group pgid if the
+    caller dies without saying "done" on the returned pipe: meson ends a test that overran its
+    timeout with SIGTERM and, half a second later, SIGKILL to the test's group, which the
+    server (in a group of its own) is not part of. Returns the pipe's write end."""
+    r, w = os.pipe()
+    if os.fork() != 0:
+        os.close(r)
+        return w
+    try:
+        os.setsid()
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.closerange(3, r)
+        os.closerange(r + 1, os.sysconf('SC_OPEN_MAX'))
+        data = b''
+        while True:
+            chunk = os.read(r, 64)
+            if not chunk:
+                break
+            data += chunk
+        if b'done' not in data:
+            # The group id stays ours while any member of the group lives; once it is empty
+            # (signal 0 fails) nothing more is sent.
+            deadline = time.monotonic() + STOP_TIMEOUT
+            try:
+                os.killpg(pgid, signal.SIGTERM)
+                while time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    os.killpg(pgid, 0)
+                os.killpg(pgid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    finally:
+        os._exit(0)
+
+
 class Server:
-    """One server process, in a process group of its own, stopped by its PID."""
+    """One server process, in a process group of its own, stopped by its PID; a watchdog
+    stops it too if the test is killed before it could."""
 
     def __init__(self, name, argv, log_path, cwd=None, env=None):
         self.name = name
@@ -63,6 +110,7 @@ class Server:
         self.process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                         stdout=self.log, stderr=subprocess.STDOUT,
                                         start_new_session=True)
+        self.watchdog = _watch(self.process.pid)
 
     @property
     def pid(self):
@@ -120,6 +168,8 @@ class Server:
         if self.running():
             self.process.wait(timeout)
         self.log.close()
+        os.write(self.watchdog, b'done')
+        os.close(self.watchdog)
         return killed
 
 
@@ -128,6 +178,8 @@ class Store:
 
     # 'wire': stored as received, CRLF line ends; 'lf': converted to LF as a Maildir has it.
     form = 'wire'
+    # How long a message the server took may take to show up after the client is done.
+    settle = NO_DELIVERY_WAIT
 
     def messages(self, address):
         raise NotImplementedError
@@ -154,6 +206,10 @@ class Store:
 class SidecarStore(Store):
     """The npm servers' store: DIR/ID.eml as received (CRLF), then DIR/ID.json with the
     envelope ("to"), the signed-in user ("user") and whether the session was under TLS."""
+
+    # Both write the files before they send the reply to the data: when dispatch-send has
+    # exited, a message they took is already there.
+    settle = 0
 
     def __init__(self, directory):
         self.directory = directory
@@ -183,8 +239,11 @@ class SidecarStore(Store):
 class Matrix:
     """The sends of one server, with the TAP stream and the inputs they share."""
 
-    def __init__(self, tap, dispatch_send, store, cases, secrets_dir, logs=lambda: ''):
+    def __init__(self, tap, dispatch_send, store, cases, secrets_dir, logs=lambda: '',
+                 timeout=60):
         self.tap = tap
+        # dispatch-send's --timeout: how long it waits for any one reply.
+        self.timeout = timeout
         self.dispatch_send = dispatch_send
         self.store = store
         self.cases = {c.name: c for c in cases}
@@ -197,7 +256,7 @@ class Matrix:
     def connect(self, port, security, user=mailcheck.USER, password_file=None, auth=None,
                 extra=()):
         args = ['--server', '127.0.0.1:%d' % port, '--security', security,
-                '--ca-file', mailcheck.CA, '--timeout', '60']
+                '--ca-file', mailcheck.CA, '--timeout', str(self.timeout)]
         if user:
             args += ['--user', user]
             if '--oauth2-token-file' not in extra:
@@ -253,6 +312,5 @@ class Matrix:
                describe_run(status, out, err))
         tap.ok(not leaks(mailcheck.WRONG_PASSWORD, out, err) and not leaks(mailcheck.PASSWORD, out, err),
                '%s: no password in stdout or stderr' % label)
-        # A message the server took would show up within moments; give it that long.
-        stored = self.store.wait_for(before, case.accepted, timeout=NO_DELIVERY_WAIT)
+        stored = self.store.wait_for(before, case.accepted, timeout=self.store.settle)
         tap.ok(not stored, '%s: nothing stored' % label, 'stored %r' % stored)

@@ -21,7 +21,7 @@ import os
 import pwd
 import re
 import shutil
-import subprocess
+import socket
 import sys
 import tempfile
 import time
@@ -188,6 +188,29 @@ class Exim:
                                tls_ports=[self.submissions])
 
 
+def send_ahead(port):
+    """EHLO, then MAIL, RCPT and DATA in one write to a port without PIPELINING; returns
+    Exim's reply to the RCPT (Exim checks, command by command, whether more input followed)."""
+    with socket.create_connection(('127.0.0.1', port), timeout=30) as s:
+        f = s.makefile('rb')
+
+        def reply():
+            lines = []
+            while True:
+                line = f.readline().decode('utf-8', 'replace')
+                lines.append(line.rstrip('\r\n'))
+                if len(line) < 4 or line[3] != '-':
+                    return '\n'.join(lines)
+
+        reply()
+        s.sendall(b'EHLO control.test\r\n')
+        reply()
+        s.sendall(b'MAIL FROM:<control@example.org>\r\nRCPT TO:<%s>\r\nDATA\r\n'
+                  % mailcheck.BOB.encode())
+        reply()
+        return reply()
+
+
 def message_id(out):
     m = re.search(r'\bid=(\w{6}-\w{6}-\w{2,4})\b', out)
     return m.group(1) if m else None
@@ -203,6 +226,7 @@ def main():
     if problems:
         return mailcheck.unavailable('Exim 4', problems)
 
+    servercheck.stop_on_sigterm()
     tap = Tap()
     work = tempfile.mkdtemp(prefix='dispatch-exim-')
     # Exim's reception and delivery processes run as Debian-exim and must reach below it.
@@ -230,10 +254,18 @@ def main():
                                       time_limit=servercheck.SMALL_SEND_LIMIT)
             mid = message_id(out)
             line = [l for l in exim.mainlog().splitlines() if mid and ' %s <= ' % mid in l]
+            # "L." is Exim's mark (log_selector +pipelining) for a client that pipelined.
             tap.ok(line and (' A=%s:%s ' % (authenticator, mailcheck.USER)) in line[0]
-                   and ' X=TLS1.' in line[0],
-                   '%s: Exim logged it received over TLS, authenticated by %s as %s'
+                   and ' X=TLS1.' in line[0] and ' L. ' in line[0],
+                   '%s: Exim logged it received over TLS, pipelined, authenticated by %s as %s'
                    % (label, authenticator, mailcheck.USER), 'id %r, log line %r' % (mid, line))
+            tap.ok(re.search(r'^C: BDAT \d+ LAST$', err, re.M) and not re.search(r'^C: DATA$', err, re.M),
+                   '%s: the message went with BDAT (CHUNKING), not DATA' % label, err[-3000:])
+            size = re.search(r'^C: MAIL FROM:<[^>]*> SIZE=(\d+)', err, re.M)
+            logged = re.search(r' S=(\d+) ', line[0]) if line else None
+            tap.ok(size and logged and int(size.group(1)) >= int(logged.group(1)) - 1000,
+                   '%s: MAIL FROM declared SIZE (RFC 1870), close to what Exim stored' % label,
+                   'declared %r, Exim S= %r' % (size and size.group(1), logged and logged.group(1)))
 
         # 2. The whole message set over submission with the best mechanism.
         for case in cases:
@@ -259,9 +291,14 @@ def main():
         for name in ('text-only', 'dots'):
             m.send('mx/no AUTH/' + name, name, m.connect(exim.mx, 'starttls', user=None))
         for name in ('text-only', 'utf8', 'dots', 'unknown-recipient'):
-            m.send('sync/plain, no PIPELINING/' + name, name,
-                   m.connect(exim.sync, 'none', user=None),
-                   time_limit=servercheck.SMALL_SEND_LIMIT)
+            label = 'sync/plain, no PIPELINING/' + name
+            status, out, err = m.send(label, name, m.connect(exim.sync, 'none', user=None),
+                                      time_limit=servercheck.SMALL_SEND_LIMIT)
+            mid = message_id(out)
+            line = [l for l in exim.mainlog().splitlines() if mid and ' %s <= ' % mid in l]
+            tap.ok(line and ' L. ' not in line[0] and ' P=esmtp ' in line[0],
+                   '%s: Exim logged it received in plaintext, not pipelined' % label,
+                   'id %r, log line %r' % (mid, line))
 
         log = exim.mainlog()
         sync_errors = [l for l in log.splitlines() if 'synchronization error' in l]
@@ -272,6 +309,12 @@ def main():
         # followed AUTH in the same flight had been accepted, the RCPT refused.)
         tap.ok(not broken, 'Exim logged no protocol error and no lost connection',
                '\n'.join(broken))
+        # The control: the sync port really cuts off a client that sends ahead, so the sends
+        # above passed it by waiting for each reply.
+        reply = send_ahead(exim.sync)
+        tap.ok(reply.startswith('554') and 'synchronization error' in reply,
+               'control: the sync port answers a command sent ahead with 554 synchronization error',
+               'got %r' % reply)
         panic = servercheck.tail(os.path.join(exim.dir, 'log', 'paniclog'), 2000)
         tap.ok(panic.startswith('(') or not panic.strip(), 'Exim wrote nothing to its panic log',
                panic)

@@ -44,6 +44,7 @@ def main():
     if problems:
         return mailcheck.unavailable("nodemailer's smtp-server", problems)
 
+    servercheck.stop_on_sigterm()
     tap = Tap()
     work = tempfile.mkdtemp(prefix='dispatch-smtp-server-js-')
     server = None
